@@ -1,0 +1,118 @@
+package redisstore_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/scoped-go/scoped"
+	"github.com/scoped-go/scoped/internal/testenv"
+	"github.com/scoped-go/scoped/redisstore"
+	"github.com/scoped-go/scoped/storetest"
+)
+
+// newMiniredis returns a store on a fresh in-process miniredis.
+func newMiniredis(t *testing.T) (*redisstore.Store, redis.UniversalClient) {
+	m := miniredis.RunT(t)
+	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { c.Close() })
+	return redisstore.New(c), c
+}
+
+// newReal returns a store on the test Redis server, under a key prefix of its
+// own that is deleted at cleanup.
+func newReal(t *testing.T) (*redisstore.Store, redis.UniversalClient) {
+	c := testenv.Redis(t)
+	prefix := testenv.UniqueName("scopedtest:") + ":"
+	t.Cleanup(func() { testenv.DeleteKeys(t, c, prefix+"*") })
+	return redisstore.New(c, redisstore.WithPrefix(prefix)), c
+}
+
+func TestConformanceMiniredis(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) scoped.Store { s, _ := newMiniredis(t); return s })
+}
+
+func TestConformanceRedis(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) scoped.Store { s, _ := newReal(t); return s })
+}
+
+// A flushed script cache must not fail a call: EVALSHA answers NOSCRIPT and
+// the store falls back to EVAL.
+func TestScriptFlushMidRun(t *testing.T) {
+	for name, open := range map[string]func(*testing.T) (*redisstore.Store, redis.UniversalClient){
+		"miniredis": newMiniredis, "redis": newReal,
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, c := open(t)
+			e := scoped.New(s)
+			const workers, increments = 4, 100
+			stop := make(chan struct{})
+			var flushes sync.WaitGroup
+			flushes.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						if err := c.ScriptFlush(t.Context()).Err(); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				}
+			})
+			var wg sync.WaitGroup
+			for range workers {
+				wg.Go(func() {
+					for range increments {
+						if _, err := scoped.Update(t.Context(), e, "n", increment); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(stop)
+			flushes.Wait()
+			if n, err := scoped.Read[int](t.Context(), e, "n"); err != nil || n != workers*increments {
+				t.Fatalf("counter = %d, %v; want %d", n, err, workers*increments)
+			}
+		})
+	}
+}
+
+// 64 goroutines × 200 increments of one scope on the real Redis end at
+// exactly 12,800.
+func TestContendedIncrements(t *testing.T) {
+	s, _ := newReal(t)
+	e := scoped.New(s)
+	const workers, increments = 64, 200
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range increments {
+				if _, err := scoped.Update(context.Background(), e, "hot", increment); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	n, err := scoped.Read[int](t.Context(), e, "hot")
+	if err != nil || n != workers*increments {
+		t.Fatalf("counter = %d, %v; want %d", n, err, workers*increments)
+	}
+	st := e.Stats()
+	t.Logf("%d increments: %d writes, %d loads, %d conflicts, %.4f retries/call, %.1f calls/write",
+		n, st.Writes, st.Loads, st.Conflicts, float64(st.Retries)/float64(n), float64(n)/float64(st.Writes))
+}
+
+func increment(n *int) (int, error) {
+	*n++
+	return *n, nil
+}

@@ -1,0 +1,30 @@
+package scoped
+
+import "sync/atomic"
+
+// Stats counts what an Engine did since it was created. Retries/Calls is the
+// retry rate; (Loads+Writes)/Calls the round trips per call.
+type Stats struct {
+	Calls     uint64 // Run, Update, Delete, View and Read calls made
+	Loads     uint64 // Store.Load round trips
+	Writes    uint64 // Store.CompareAndSet and Store.Delete round trips
+	Conflicts uint64 // writes refused because another writer committed first
+	Retries   uint64 // attempts of calls beyond each call's first
+}
+
+// counters are the atomic fields behind Stats.
+type counters struct {
+	calls, loads, writes, conflicts, retries atomic.Uint64
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	c := &e.counters
+	return Stats{
+		Calls:     c.calls.Load(),
+		Loads:     c.loads.Load(),
+		Writes:    c.writes.Load(),
+		Conflicts: c.conflicts.Load(),
+		Retries:   c.retries.Load(),
+	}
+}
