@@ -30,8 +30,8 @@ type shard struct {
 type entry struct {
 	name    string
 	shard   *shard
-	leading bool  // a goroutine is committing for this scope
-	queue   []*op // calls waiting for the leader, in arrival order
+	leading bool          // a goroutine is committing for this scope
+	queue   []*op         // calls waiting for the leader, in arrival order
 	clock   uint64        // ticks once per call, to order calls and reads
 	rec     Record        // the last record seen, if cached
 	recTick uint64        // clock when the read that returned rec was sent
