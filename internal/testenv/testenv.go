@@ -7,12 +7,14 @@ package testenv
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -39,6 +41,28 @@ func Redis(t testing.TB) *redis.Client {
 		Unavailable(t, "Redis at "+RedisAddr()+" ($"+RedisAddrEnv+")", err)
 	}
 	return c
+}
+
+// MySQL returns a pool on the test MySQL or MariaDB server, closed at
+// cleanup.
+func MySQL(t testing.TB) *sql.DB {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(MySQLDSN())
+	if err != nil {
+		t.Fatalf("$%s: %v", MySQLDSNEnv, err)
+	}
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatalf("$%s: %v", MySQLDSNEnv, err)
+	}
+	db := sql.OpenDB(connector)
+	t.Cleanup(func() { db.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		Unavailable(t, "MySQL at "+cfg.Addr+" ($"+MySQLDSNEnv+")", err)
+	}
+	return db
 }
 
 // Unavailable stops a test whose server does not answer: a failure in CI, a

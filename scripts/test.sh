@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Runs every test of scoped: makes sure the test servers answer (starting
+# them, or installing them from Debian's packages, where they are missing),
+# then runs go vet, the race-enabled tests and the benchmarks in short mode.
+#
+# The servers are found at $SCOPED_REDIS_ADDR (default 127.0.0.1:6379) and
+# $SCOPED_MYSQL_DSN (default root@tcp(127.0.0.1:3306)/test). Servers at other
+# addresses are taken as they are: this script only manages the local ones.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export SCOPED_REDIS_ADDR="${SCOPED_REDIS_ADDR:-127.0.0.1:6379}"
+export SCOPED_MYSQL_DSN="${SCOPED_MYSQL_DSN:-root@tcp(127.0.0.1:3306)/test}"
+
+say() { echo "test.sh: $*" >&2; }
+
+# wait_for CMD...: retries CMD for up to 30 seconds.
+wait_for() {
+	for _ in $(seq 60); do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		sleep 0.5
+	done
+	return 1
+}
+
+apt_install() {
+	say "installing $*"
+	if [ -z "${APT_UPDATED:-}" ]; then
+		apt-get update -qq
+		APT_UPDATED=1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_redis() {
+	[ "$SCOPED_REDIS_ADDR" = 127.0.0.1:6379 ] || return 0
+	command -v redis-server >/dev/null || apt_install redis-server
+	redis_up() { redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG; }
+	redis_up 2>/dev/null && return 0
+	say "starting Redis on 127.0.0.1:6379"
+	mkdir -p /var/lib/redis /var/log/redis
+	redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+		--dir /var/lib/redis --logfile /var/log/redis/ci.log
+	wait_for redis_up || { say "Redis did not start"; exit 1; }
+}
+
+ensure_mariadb() {
+	[ "$SCOPED_MYSQL_DSN" = "root@tcp(127.0.0.1:3306)/test" ] || return 0
+	command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || apt_install mariadb-server
+	mariadb_up() { mariadb -uroot -h127.0.0.1 -P3306 -e 'SELECT 1'; }
+	if ! mariadb_up >/dev/null 2>&1; then
+		say "starting MariaDB on 127.0.0.1:3306"
+		mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
+		start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+		wait_for mariadb_up || { say "MariaDB did not start"; exit 1; }
+	fi
+	mariadb -uroot -h127.0.0.1 -P3306 -e 'CREATE DATABASE IF NOT EXISTS test'
+}
+
+ensure_redis
+ensure_mariadb
+
+go vet ./...
+go test -race -count=1 -timeout 15m ./...
+if [ -d bench ]; then
+	go test -run '^$' -bench . -benchtime 200x -count=1 -timeout 10m ./bench/...
+fi
