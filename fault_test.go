@@ -287,3 +287,25 @@ func TestLeaderCancelledMidWrite(t *testing.T) {
 		t.Fatalf("n = %d, want 3", n)
 	}
 }
+
+// resendStore applies every write twice, as a client that re-sends a command
+// whose reply it lost would: the second copy conflicts with the first.
+type resendStore struct{ *memstore.Store }
+
+func (r resendStore) CompareAndSet(ctx context.Context, name string, expected uint64, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+	r.Store.CompareAndSet(ctx, name, expected, value, writer)
+	return r.Store.CompareAndSet(ctx, name, expected, value, writer)
+}
+
+func TestResentWriteIsNotDoubled(t *testing.T) {
+	s := memstore.New()
+	e := scoped.New(resendStore{s})
+	for want := 1; want <= 3; want++ {
+		if n, err := scoped.Update(t.Context(), e, "n", increment); err != nil || n != want {
+			t.Fatalf("Update = %d, %v; want %d", n, err, want)
+		}
+	}
+	if rec, _ := s.Load(t.Context(), "n"); rec.Version != 3 {
+		t.Fatalf("store at version %d after 3 increments", rec.Version)
+	}
+}
