@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
@@ -84,6 +85,9 @@ func (s *Store) Delete(ctx context.Context, name string, expected uint64, writer
 }
 
 func (s *Store) cas(ctx context.Context, name string, expected uint64, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+	if expected == math.MaxUint64 {
+		return scoped.Record{}, false, fmt.Errorf("redisstore: scope %q: version %d cannot grow", name, expected)
+	}
 	next := expected + 1
 	reply, err := casScript.Run(ctx, s.client, []string{s.Key(name)},
 		strconv.FormatUint(expected, 10), strconv.FormatUint(next, 10), writer[:], value).Slice()
