@@ -12,11 +12,12 @@ import (
 	"github.com/scoped-go/scoped/redisstore"
 )
 
-// servers runs f against miniredis and against the real Redis: the scripts
-// must behave the same on both.
+// servers runs f against miniredis and against the real Redis (the scripts
+// must behave the same on both), and against the real Redis with every call
+// sent through a pipeline.
 func servers(t *testing.T, f func(t *testing.T, s *redisstore.Store, c redis.UniversalClient)) {
 	for name, open := range map[string]func(*testing.T) (*redisstore.Store, redis.UniversalClient){
-		"miniredis": newMiniredis, "redis": newReal,
+		"miniredis": newMiniredis, "redis": newReal, "redis-pipelined": newPipelined,
 	} {
 		t.Run(name, func(t *testing.T) {
 			s, c := open(t)

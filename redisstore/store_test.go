@@ -22,14 +22,21 @@ func newMiniredis(t *testing.T) (*redisstore.Store, redis.UniversalClient) {
 	return redisstore.New(c), c
 }
 
-// newReal returns a store on the test Redis server, under a key prefix of its
-// own that is deleted at cleanup.
-func newReal(t *testing.T) (*redisstore.Store, redis.UniversalClient) {
-	c := testenv.Redis(t)
-	prefix := testenv.UniqueName("scopedtest:") + ":"
-	t.Cleanup(func() { testenv.DeleteKeys(t, c, prefix+"*") })
-	return redisstore.New(c, redisstore.WithPrefix(prefix)), c
+// realStore opens stores on the test Redis server, each under a key prefix
+// of its own that is deleted at cleanup.
+func realStore(opts ...redisstore.Option) func(t *testing.T) (*redisstore.Store, redis.UniversalClient) {
+	return func(t *testing.T) (*redisstore.Store, redis.UniversalClient) {
+		c := testenv.Redis(t)
+		prefix := testenv.UniqueName("scopedtest:") + ":"
+		t.Cleanup(func() { testenv.DeleteKeys(t, c, prefix+"*") })
+		return redisstore.New(c, append([]redisstore.Option{redisstore.WithPrefix(prefix)}, opts...)...), c
+	}
 }
+
+var (
+	newReal      = realStore()
+	newPipelined = realStore(redisstore.WithPipelining(0, 2)) // every call through a pipeline
+)
 
 func TestConformanceMiniredis(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) scoped.Store { s, _ := newMiniredis(t); return s })
@@ -37,6 +44,10 @@ func TestConformanceMiniredis(t *testing.T) {
 
 func TestConformanceRedis(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) scoped.Store { s, _ := newReal(t); return s })
+}
+
+func TestConformanceRedisPipelined(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) scoped.Store { s, _ := newPipelined(t); return s })
 }
 
 // A flushed script cache must not fail a call: EVALSHA answers NOSCRIPT and
