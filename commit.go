@@ -409,7 +409,7 @@ func (l *leader) handOff() {
 		return
 	}
 	ent.leading = false
-	ent.shard.settle(ent, l.e.table.perShard)
+	ent.shard.settle(ent)
 }
 
 func contextError(name string, err error) error {
