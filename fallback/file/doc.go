@@ -18,10 +18,15 @@
 // (a tombstone), so that versions never repeat. NAME is the scope name with
 // every byte other than a-z, 0-9, '-' and '_' written as %XX, or, when that
 // would exceed 200 bytes, '+' and the hex SHA-256 of the name. File names are
-// therefore plain ASCII, distinct even on case-insensitive file systems, and
-// always inside the directory, whatever the scope name. NAME.lock is the
-// scope's lock file and NAME.tmp the record being written; both stay in
-// place and are reused.
+// therefore plain ASCII, distinct even on file systems that ignore case or
+// normalize Unicode, and always inside the directory, whatever the scope
+// name. NAME.lock is the scope's lock file and NAME.tmp the record being
+// written. A scope's files stay after it is deleted, as its tombstone and its
+// lock.
+//
+// Open creates a missing directory with mode 0777 and the store creates
+// files with mode 0666, both less the umask; to keep the state private,
+// create the directory with mode 0700 before Open.
 //
 // # Concurrency
 //
@@ -37,10 +42,11 @@
 //
 // A write returns after the new record was written to NAME.tmp and fsynced,
 // renamed over NAME.rec, and the directory fsynced (F_FULLFSYNC on macOS,
-// through os.File.Sync). A commit whose call returned is therefore on disk,
-// even after a power failure, and a process killed at any point, even with
-// SIGKILL, leaves every scope at its old or its new version. Open fsyncs the
-// parent of a directory it created.
+// through os.File.Sync), all under the scope's lock. A commit whose call
+// returned is therefore on disk, even after a power failure, and a process
+// killed at any point, even with SIGKILL, leaves every scope at its old or
+// its new version. Open fsyncs the parent of every directory it creates.
+// Reads fsync nothing.
 //
 // A record that fails its checksum, or cannot be decoded, or holds another
 // scope's name, is reported as a *scoped.CorruptValueError naming the scope

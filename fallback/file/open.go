@@ -18,6 +18,9 @@ const probePrefix = ".open-"
 // system has no working flock, and removes the temporary files that a crash
 // left behind.
 func Open(dir string) (*Store, error) {
+	if dir == "" {
+		return nil, errors.New("file: open: empty directory name")
+	}
 	if err := makeDir(dir); err != nil {
 		return nil, fmt.Errorf("file: open %s: %w", dir, err)
 	}
@@ -31,21 +34,34 @@ func Open(dir string) (*Store, error) {
 }
 
 // makeDir creates dir if it is missing, with its parents, and fsyncs the
-// parent of a directory it created.
+// parent of every directory it created.
 func makeDir(dir string) error {
-	info, err := os.Stat(dir)
-	switch {
-	case err == nil && !info.IsDir():
-		return fmt.Errorf("%s is not a directory", dir)
-	case err == nil:
+	var missing []string // dir and its missing parents, deepest first
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		info, err := os.Stat(p)
+		if err == nil {
+			if !info.IsDir() {
+				return fmt.Errorf("%s is not a directory", p)
+			}
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) || p == filepath.Dir(p) {
+			return err
+		}
+		missing = append(missing, p)
+	}
+	if len(missing) == 0 {
 		return nil
-	case !errors.Is(err, fs.ErrNotExist):
-		return err
 	}
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(filepath.Clean(dir)))
+	for _, p := range missing {
+		if err := syncDir(filepath.Dir(p)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // probe creates, locks and removes a file in dir.
