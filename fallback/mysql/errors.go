@@ -24,6 +24,7 @@ type TableError struct {
 	Reason string // why it was rejected
 }
 
+// Error describes the rejected name and why.
 func (e *TableError) Error() string {
 	return fmt.Sprintf("scoped/mysql: invalid table name %q: %s", e.Table, e.Reason)
 }

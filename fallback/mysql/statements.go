@@ -26,10 +26,10 @@ type statements struct {
 	valueLimit           int // the largest value the server takes, in bytes
 }
 
-// statements returns the prepared statements, preparing them on the first
+// ready returns the prepared statements, preparing them on the first
 // call. A failed preparation (the table is missing, the server is down) is
 // tried again on the next call.
-func (s *Store) statements(ctx context.Context) (*statements, error) {
+func (s *Store) ready(ctx context.Context) (*statements, error) {
 	if st := s.prepared.Load(); st != nil {
 		return st, nil
 	}

@@ -74,8 +74,9 @@ func New(db *sql.DB, opts ...Option) (*Store, error) {
 }
 
 // Close releases the store's prepared statements, on the server and in the
-// pool; it does not close the pool. Calls after Close fail with ErrClosed.
-// A store that is never closed keeps its statements until the pool closes.
+// pool; it does not close the pool. Calls that start after Close fail with
+// ErrClosed. A store that is never closed keeps its statements until the
+// pool closes.
 func (s *Store) Close() error {
 	s.preparing <- struct{}{}
 	defer func() { <-s.preparing }()
@@ -93,7 +94,7 @@ func (s *Store) Load(ctx context.Context, name string) (scoped.Record, error) {
 	if err := scoped.ValidateName(name); err != nil {
 		return scoped.Record{}, err
 	}
-	st, err := s.statements(ctx)
+	st, err := s.ready(ctx)
 	if err != nil {
 		return scoped.Record{}, err
 	}
@@ -117,7 +118,7 @@ func (s *Store) CompareAndSet(ctx context.Context, name string, expected uint64,
 	if s.maxValueSize > 0 && len(value) > s.maxValueSize {
 		return scoped.Record{}, false, &scoped.ValueTooLargeError{Scope: name, Size: len(value), Limit: s.maxValueSize}
 	}
-	st, err := s.statements(ctx)
+	st, err := s.ready(ctx)
 	if err != nil {
 		return scoped.Record{}, false, err
 	}
@@ -133,7 +134,7 @@ func (s *Store) Delete(ctx context.Context, name string, expected uint64, writer
 	if err := scoped.ValidateName(name); err != nil {
 		return scoped.Record{}, false, err
 	}
-	st, err := s.statements(ctx)
+	st, err := s.ready(ctx)
 	if err != nil {
 		return scoped.Record{}, false, err
 	}
