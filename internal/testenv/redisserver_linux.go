@@ -1,0 +1,9 @@
+package testenv
+
+import "syscall"
+
+// killWithParent makes a child process die with the test binary, so that a
+// test killed by its timeout leaves no server behind.
+func killWithParent() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
