@@ -73,6 +73,18 @@ func (s *RedisServer) Kill() error {
 	return err
 }
 
+// Freeze stops the server with SIGSTOP: it keeps its connections but
+// answers nothing, as a hung machine would, until it is killed. Freezing a
+// stopped server does nothing.
+func (s *RedisServer) Freeze() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil {
+		return nil
+	}
+	return stopProcess(s.proc.cmd.Process)
+}
+
 // Restart starts the server again on the same port and directory, with the
 // same configuration, and waits until it answers. A running server is
 // killed first.
