@@ -1,0 +1,224 @@
+package redisstore_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/scoped-go/scoped"
+	"github.com/scoped-go/scoped/internal/testenv"
+	"github.com/scoped-go/scoped/lua"
+	"github.com/scoped-go/scoped/redisstore"
+)
+
+// A compare-and-set that the server ran but whose reply was lost counts
+// once. The proxy closes the client's connection instead of forwarding the
+// reply to the armed EVALSHA of cas.lua, optionally after a rival engine
+// (another process) committed on top of it. go-redis, by default, sends the
+// EVALSHA again on a new connection (it retries on EOF): the second run finds
+// the version moved, by the first run or by the rival, and answers with a
+// conflict, which the engine must not take as a failure of its write: it
+// must neither apply the increment again nor, at its last attempt, report
+// ErrTooManyConflicts, which says that nothing was written. Without client
+// retries the store returns the error and the engine reads the scope back
+// to learn the outcome.
+func TestLostReplyOfCompareAndSet(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	for _, tt := range []struct {
+		name        string
+		maxRetries  int  // go-redis Options.MaxRetries; 0 is its default, 3
+		rival       bool // another engine commits once the reply is lost
+		maxAttempts int  // the engine's WithMaxAttempts
+	}{
+		{"GoRedisRetries", 0, false, scoped.DefaultMaxAttempts},
+		{"GoRedisRetriesAfterRival", 0, true, scoped.DefaultMaxAttempts},
+		{"GoRedisRetriesOneAttempt", 0, false, 1},
+		{"NoClientRetries", -1, false, scoped.DefaultMaxAttempts},
+		{"NoClientRetriesAfterRival", -1, true, scoped.DefaultMaxAttempts},
+		{"NoClientRetriesOneAttempt", -1, false, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			testLostReply(t, srv.Addr(), tt.maxRetries, tt.rival, tt.maxAttempts)
+		})
+	}
+}
+
+func testLostReply(t *testing.T, addr string, maxRetries int, rival bool, maxAttempts int) {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	prefix := testenv.UniqueName("scopedtest:") + ":"
+	p := startReplyDropper(t, addr, []byte(casSHA()))
+	c := redis.NewClient(&redis.Options{Addr: p.Addr(), MaxRetries: maxRetries})
+	t.Cleanup(func() { c.Close() })
+	s := redisstore.New(c, redisstore.WithPrefix(prefix))
+	e := scoped.New(s, scoped.WithMaxAttempts(maxAttempts))
+
+	direct := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { direct.Close() })
+	other := redisstore.New(direct, redisstore.WithPrefix(prefix))
+	increments := 2
+	if rival {
+		increments++
+		p.onDrop = func() {
+			if _, err := scoped.Update(ctx, scoped.New(other), "n", increment); err != nil {
+				t.Errorf("rival increment: %v", err)
+			}
+		}
+	}
+
+	// The first write loads cas.lua into the server's cache, so that the
+	// armed EVALSHA is not answered NOSCRIPT.
+	if n, err := scoped.Update(ctx, e, "n", increment); err != nil || n != 1 {
+		t.Fatalf("first increment = %d, %v", n, err)
+	}
+	sentBefore := p.sent.Load()
+	p.armed.Store(true)
+	n, err := scoped.Update(ctx, e, "n", increment)
+	if p.dropped.Load() != 1 {
+		t.Fatalf("the proxy dropped %d replies, want 1", p.dropped.Load())
+	}
+	rec, lerr := other.Load(ctx, "n")
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	stored, rerr := scoped.Read[int](ctx, scoped.New(other), "n")
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	t.Logf("increment with its reply lost returned %d, %v; the server received its EVALSHA of cas.lua %d times; "+
+		"after %d increments the counter is %d at version %d",
+		n, err, p.sent.Load()-sentBefore, increments, stored, rec.Version)
+	switch {
+	case err == nil && n != 2:
+		t.Errorf("the increment with its reply lost returned %d, want 2", n)
+	case err != nil && !errors.Is(err, scoped.ErrCommitUnknown):
+		t.Errorf("the increment with its reply lost failed with %v, which says it was not written; but the server ran it", err)
+	}
+	if stored != increments || rec.Version != uint64(increments) {
+		t.Errorf("after %d increments the counter is %d at version %d, want %d at version %d",
+			increments, stored, rec.Version, increments, increments)
+	}
+}
+
+// casSHA returns the SHA1 that EVALSHA sends for cas.lua.
+func casSHA() string {
+	sum := sha1.Sum([]byte(lua.CAS))
+	return hex.EncodeToString(sum[:])
+}
+
+// replyDropper is a TCP proxy to a Redis server. Once armed, it forwards the
+// next command holding marker and then, instead of forwarding the server's
+// reply, calls onDrop and closes the client's connection: the server ran
+// the command, the client never learns its outcome. It assumes, as go-redis
+// does outside pipelines, one command in flight per connection.
+type replyDropper struct {
+	ln      net.Listener
+	target  string
+	marker  []byte
+	onDrop  func() // set before arming; nil does nothing
+	armed   atomic.Bool
+	sent    atomic.Int64 // chunks holding marker forwarded to the server
+	dropped atomic.Int64 // replies dropped
+	wg      sync.WaitGroup
+}
+
+// startReplyDropper listens on a free loopback port, forwarding to target,
+// until the test's cleanup.
+func startReplyDropper(t *testing.T, target string, marker []byte) *replyDropper {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &replyDropper{ln: ln, target: target, marker: marker}
+	var mu sync.Mutex
+	var conns []net.Conn
+	p.wg.Go(func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", target)
+			if err != nil {
+				client.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, client, server)
+			mu.Unlock()
+			p.pipe(client, server)
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		p.wg.Wait()
+	})
+	return p
+}
+
+// Addr returns the proxy's address.
+func (p *replyDropper) Addr() string { return p.ln.Addr().String() }
+
+// pipe copies between client and server in both directions, dropping the
+// reply to an armed command.
+func (p *replyDropper) pipe(client, server net.Conn) {
+	var dropNext atomic.Bool
+	closeBoth := func() { client.Close(); server.Close() }
+	p.wg.Go(func() {
+		defer closeBoth()
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := client.Read(buf)
+			if n > 0 {
+				if bytes.Contains(buf[:n], p.marker) {
+					p.sent.Add(1)
+					if p.armed.CompareAndSwap(true, false) {
+						dropNext.Store(true)
+					}
+				}
+				if _, werr := server.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+	p.wg.Go(func() {
+		defer closeBoth()
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := server.Read(buf)
+			if n > 0 && dropNext.Load() {
+				p.dropped.Add(1)
+				if p.onDrop != nil {
+					p.onDrop()
+				}
+				return
+			}
+			if n > 0 {
+				if _, werr := client.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+}
