@@ -22,6 +22,10 @@ import (
 // whose leader's context ended while it was in flight.
 const resolveTimeout = 5 * time.Second
 
+// resolveTries is how many copies of a write whose reply was lost are sent
+// to learn its outcome.
+const resolveTries = 3
+
 // submit runs o on the scope name and returns its outcome.
 func (e *Engine) submit(ctx context.Context, name string, o *op) error {
 	if err := ValidateName(name); err != nil {
@@ -277,6 +281,11 @@ func (l *leader) write(ctx context.Context, final []byte, token Token) (Record, 
 func (l *leader) resolve(ctx context.Context, final []byte, token Token, cause error) (Record, bool, error) {
 	name := l.ent.name
 	cur, ok, err := l.write(ctx, final, token)
+	// Every copy is fenced the same way, so a copy whose reply was lost
+	// too may be followed by another (over a dead pooled connection, say).
+	for try := 1; err != nil && try < resolveTries && ctx.Err() == nil; try++ {
+		cur, ok, err = l.write(ctx, final, token)
+	}
 	switch {
 	case err != nil:
 		return Record{}, false, commitUnknown(name, errors.Join(cause, err))

@@ -29,7 +29,7 @@ type pipeliner struct {
 
 // call is one script call waiting in the queue.
 type call struct {
-	script *redis.Script
+	script *script
 	keys   []string
 	args   []any
 	done   chan struct{} // closed when reply and err are set
@@ -47,12 +47,12 @@ type batch struct {
 }
 
 // run calls script and returns its reply as a slice.
-func (p *pipeliner) run(ctx context.Context, script *redis.Script, keys []string, args ...any) ([]any, error) {
+func (p *pipeliner) run(ctx context.Context, script *script, keys []string, args ...any) ([]any, error) {
 	p.mu.Lock()
 	if p.direct < p.maxDirect && len(p.queue) == 0 {
 		p.direct++
 		p.mu.Unlock()
-		reply, err := script.Run(ctx, p.client, keys, args...).Slice()
+		reply, err := p.runDirect(ctx, script, keys, args)
 		p.mu.Lock()
 		p.direct--
 		p.mu.Unlock()
@@ -104,19 +104,30 @@ func (p *pipeliner) flush() {
 	}
 }
 
+// runDirect sends one call on its own: EVALSHA, then EVAL on NOSCRIPT.
+func (p *pipeliner) runDirect(ctx context.Context, script *script, keys []string, args []any) ([]any, error) {
+	cmd := script.command(ctx, false, keys, args)
+	if err := p.client.Process(ctx, cmd); isNoScript(err) {
+		cmd = script.command(ctx, true, keys, args)
+		p.client.Process(ctx, cmd)
+	}
+	return cmd.Slice()
+}
+
 // send runs calls in one pipeline of EVALSHA, then the ones whose script the
 // server did not have in one pipeline of EVAL, and settles every call.
 func (p *pipeliner) send(ctx context.Context, calls []*call) {
-	cmds := make([]*redis.Cmd, len(calls))
+	cmds := make([]scriptCmd, len(calls))
 	pipe := p.client.Pipeline()
 	for i, c := range calls {
-		cmds[i] = c.script.EvalSha(ctx, pipe, c.keys, c.args...)
+		cmds[i] = c.script.command(ctx, false, c.keys, c.args)
+		pipe.Process(ctx, cmds[i])
 	}
 	pipe.Exec(ctx) // each command carries its own error
 
 	var again []int
 	for i, cmd := range cmds {
-		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		if isNoScript(cmd.Err()) {
 			again = append(again, i)
 		}
 	}
@@ -124,7 +135,8 @@ func (p *pipeliner) send(ctx context.Context, calls []*call) {
 		pipe := p.client.Pipeline()
 		for _, i := range again {
 			c := calls[i]
-			cmds[i] = c.script.Eval(ctx, pipe, c.keys, c.args...)
+			cmds[i] = c.script.command(ctx, true, c.keys, c.args)
+			pipe.Process(ctx, cmds[i])
 		}
 		pipe.Exec(ctx)
 	}

@@ -17,18 +17,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/scoped-go/scoped"
-	"github.com/scoped-go/scoped/lua"
 )
 
 // DefaultPrefix begins every key unless WithPrefix says otherwise.
 const DefaultPrefix = "scoped:"
-
-// The scripts are shared: go-redis computes their SHA1 once, runs them with
-// EVALSHA and falls back to EVAL when the server answers NOSCRIPT.
-var (
-	loadScript = redis.NewScript(lua.Load)
-	casScript  = redis.NewScript(lua.CAS)
-)
 
 // Store is a scoped.Store on Redis. It is safe for concurrent use.
 type Store struct {
