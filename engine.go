@@ -66,11 +66,7 @@ func Run[R any](ctx context.Context, e *Engine, name string, fn func(s *Scope) (
 		res = r
 		return nil
 	}})
-	if err != nil {
-		var zero R
-		return zero, err
-	}
-	return res, nil
+	return settled(res, err)
 }
 
 // Update calls fn with the value of the scope name, decoded into a T (T's
@@ -105,6 +101,11 @@ func Update[T, R any](ctx context.Context, e *Engine, name string, fn func(v *T)
 		res = r
 		return nil
 	}})
+	return settled(res, err)
+}
+
+// settled returns a call's result, or R's zero value with its error.
+func settled[R any](res R, err error) (R, error) {
 	if err != nil {
 		var zero R
 		return zero, err
