@@ -1,0 +1,55 @@
+package bench
+
+import (
+	"testing"
+
+	"github.com/scoped-go/scoped"
+	"github.com/scoped-go/scoped/internal/testenv"
+	"github.com/scoped-go/scoped/redisstore"
+)
+
+// backend is a Store implementation under benchmark. Adding one is adding
+// an entry to backends.
+type backend struct {
+	name string
+	// namespace makes a new, empty namespace on the backend (a key prefix,
+	// a directory, a table), removed at tb's cleanup, and returns its name.
+	namespace func(tb testing.TB) string
+	// open returns a store on the namespace ns, released at tb's cleanup.
+	// Several stores, in several processes, may share one namespace.
+	open func(tb testing.TB, ns string) scoped.Store
+}
+
+// backends returns every backend the benchmarks run on.
+func backends() []backend {
+	return []backend{
+		{name: "redis", namespace: redisNamespace, open: openRedis},
+		// HOOK(file): add the fallback/file backend here once it is on main.
+		// HOOK(mysql): add the fallback/mysql backend here once it is on main.
+	}
+}
+
+// backendNamed returns the backend called name.
+func backendNamed(name string) (backend, bool) {
+	for _, be := range backends() {
+		if be.name == name {
+			return be, true
+		}
+	}
+	return backend{}, false
+}
+
+// redisNamespace returns a key prefix of its own on the test Redis, whose
+// keys are deleted at cleanup.
+func redisNamespace(tb testing.TB) string {
+	c := testenv.Redis(tb)
+	prefix := testenv.UniqueName("scopedbench:") + ":"
+	tb.Cleanup(func() { testenv.DeleteKeys(tb, c, prefix+"*") })
+	return prefix
+}
+
+// openRedis returns a store on the test Redis with its own client, keeping
+// its keys under the prefix ns.
+func openRedis(tb testing.TB, ns string) scoped.Store {
+	return redisstore.New(testenv.Redis(tb), redisstore.WithPrefix(ns))
+}
