@@ -27,7 +27,7 @@ func TestParseDimensions(t *testing.T) {
 	}
 	want := []struct {
 		name, kind, backend, contention string
-		procs, goroutines                int
+		procs, goroutines               int
 	}{
 		{"BenchmarkBaseline/incr/g1", kindIncr, "redis", "", 1, 1},
 		{"BenchmarkBaseline/incr/g64", kindIncr, "redis", "", 1, 64},
