@@ -163,7 +163,9 @@ func (l *leader) run() {
 				return
 			}
 		}
-		if ok {
+		if ok || cur.Writer == token {
+			// A conflict with our own token: the client re-sent a write
+			// that had been applied, and the second copy lost to the first.
 			l.settle(cur, readAt)
 			return
 		}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
@@ -33,7 +34,14 @@ var (
 type Store struct {
 	client redis.UniversalClient
 	prefix string
+	calls  pipeliner
 }
+
+// Defaults of WithPipelining.
+const (
+	DefaultMaxDirect    = 8
+	DefaultMaxPipelines = 2
+)
 
 var _ scoped.Store = (*Store)(nil)
 
@@ -46,10 +54,25 @@ func WithPrefix(prefix string) Option {
 	return func(s *Store) { s.prefix = prefix }
 }
 
+// WithPipelining sets when concurrent calls share round trips: a call is sent
+// on its own while fewer than maxDirect calls are in flight; past that, calls
+// queue and are sent together in pipelines, at most maxPipelines in flight.
+// The defaults are DefaultMaxDirect and DefaultMaxPipelines.
+func WithPipelining(maxDirect, maxPipelines int) Option {
+	return func(s *Store) { s.calls.maxDirect, s.calls.maxFlush = maxDirect, max(maxPipelines, 1) }
+}
+
+// WithoutPipelining sends every call on its own.
+func WithoutPipelining() Option {
+	return func(s *Store) { s.calls.maxDirect = math.MaxInt }
+}
+
 // New returns a Store that keeps scopes in client. The caller keeps
-// ownership of client and closes it.
+// ownership of client and closes it. A Store starts goroutines only while
+// pipelines are in flight, and needs no closing.
 func New(client redis.UniversalClient, opts ...Option) *Store {
 	s := &Store{client: client, prefix: DefaultPrefix}
+	s.calls = pipeliner{client: client, maxDirect: DefaultMaxDirect, maxFlush: DefaultMaxPipelines}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -63,7 +86,7 @@ func (s *Store) Key(name string) string {
 
 // Load implements scoped.Store.
 func (s *Store) Load(ctx context.Context, name string) (scoped.Record, error) {
-	reply, err := loadScript.Run(ctx, s.client, []string{s.Key(name)}).Slice()
+	reply, err := s.calls.run(ctx, loadScript, []string{s.Key(name)})
 	if err != nil {
 		return scoped.Record{}, fmt.Errorf("redisstore: load: %w", err)
 	}
@@ -84,9 +107,12 @@ func (s *Store) Delete(ctx context.Context, name string, expected uint64, writer
 }
 
 func (s *Store) cas(ctx context.Context, name string, expected uint64, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+	if expected == math.MaxUint64 {
+		return scoped.Record{}, false, fmt.Errorf("redisstore: scope %q: version %d cannot grow", name, expected)
+	}
 	next := expected + 1
-	reply, err := casScript.Run(ctx, s.client, []string{s.Key(name)},
-		strconv.FormatUint(expected, 10), strconv.FormatUint(next, 10), writer[:], value).Slice()
+	reply, err := s.calls.run(ctx, casScript, []string{s.Key(name)},
+		strconv.FormatUint(expected, 10), strconv.FormatUint(next, 10), writer[:], value)
 	if err != nil {
 		return scoped.Record{}, false, fmt.Errorf("redisstore: compare-and-set: %w", err)
 	}

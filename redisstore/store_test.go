@@ -22,14 +22,21 @@ func newMiniredis(t *testing.T) (*redisstore.Store, redis.UniversalClient) {
 	return redisstore.New(c), c
 }
 
-// newReal returns a store on the test Redis server, under a key prefix of its
-// own that is deleted at cleanup.
-func newReal(t *testing.T) (*redisstore.Store, redis.UniversalClient) {
-	c := testenv.Redis(t)
-	prefix := testenv.UniqueName("scopedtest:") + ":"
-	t.Cleanup(func() { testenv.DeleteKeys(t, c, prefix+"*") })
-	return redisstore.New(c, redisstore.WithPrefix(prefix)), c
+// realStore opens stores on the test Redis server, each under a key prefix
+// of its own that is deleted at cleanup.
+func realStore(opts ...redisstore.Option) func(t *testing.T) (*redisstore.Store, redis.UniversalClient) {
+	return func(t *testing.T) (*redisstore.Store, redis.UniversalClient) {
+		c := testenv.Redis(t)
+		prefix := testenv.UniqueName("scopedtest:") + ":"
+		t.Cleanup(func() { testenv.DeleteKeys(t, c, prefix+"*") })
+		return redisstore.New(c, append([]redisstore.Option{redisstore.WithPrefix(prefix)}, opts...)...), c
+	}
 }
+
+var (
+	newReal      = realStore()
+	newPipelined = realStore(redisstore.WithPipelining(0, 2)) // every call through a pipeline
+)
 
 func TestConformanceMiniredis(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) scoped.Store { s, _ := newMiniredis(t); return s })
@@ -39,50 +46,49 @@ func TestConformanceRedis(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) scoped.Store { s, _ := newReal(t); return s })
 }
 
+func TestConformanceRedisPipelined(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) scoped.Store { s, _ := newPipelined(t); return s })
+}
+
 // A flushed script cache must not fail a call: EVALSHA answers NOSCRIPT and
 // the store falls back to EVAL.
 func TestScriptFlushMidRun(t *testing.T) {
-	for name, open := range map[string]func(*testing.T) (*redisstore.Store, redis.UniversalClient){
-		"miniredis": newMiniredis, "redis": newReal,
-	} {
-		t.Run(name, func(t *testing.T) {
-			s, c := open(t)
-			e := scoped.New(s)
-			const workers, increments = 4, 100
-			stop := make(chan struct{})
-			var flushes sync.WaitGroup
-			flushes.Go(func() {
-				for {
-					select {
-					case <-stop:
+	servers(t, func(t *testing.T, s *redisstore.Store, c redis.UniversalClient) {
+		e := scoped.New(s)
+		const workers, increments = 4, 100
+		stop := make(chan struct{})
+		var flushes sync.WaitGroup
+		flushes.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					if err := c.ScriptFlush(t.Context()).Err(); err != nil {
+						t.Error(err)
 						return
-					default:
-						if err := c.ScriptFlush(t.Context()).Err(); err != nil {
-							t.Error(err)
-							return
-						}
+					}
+				}
+			}
+		})
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for range increments {
+					if _, err := scoped.Update(t.Context(), e, "n", increment); err != nil {
+						t.Error(err)
+						return
 					}
 				}
 			})
-			var wg sync.WaitGroup
-			for range workers {
-				wg.Go(func() {
-					for range increments {
-						if _, err := scoped.Update(t.Context(), e, "n", increment); err != nil {
-							t.Error(err)
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
-			close(stop)
-			flushes.Wait()
-			if n, err := scoped.Read[int](t.Context(), e, "n"); err != nil || n != workers*increments {
-				t.Fatalf("counter = %d, %v; want %d", n, err, workers*increments)
-			}
-		})
-	}
+		}
+		wg.Wait()
+		close(stop)
+		flushes.Wait()
+		if n, err := scoped.Read[int](t.Context(), e, "n"); err != nil || n != workers*increments {
+			t.Fatalf("counter = %d, %v; want %d", n, err, workers*increments)
+		}
+	})
 }
 
 // 64 goroutines × 200 increments of one scope on the real Redis end at

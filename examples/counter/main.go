@@ -1,0 +1,151 @@
+// Command counter is the HTTP counter of the original library, in Go: every
+// request increments the field "calls" of the scope "global" and answers with
+// its new value, atomically across every goroutine, process and machine that
+// shares the store.
+//
+//	go run ./examples/counter                  # in-process Redis; sends itself 100 requests
+//	go run ./examples/counter -serve           # keeps serving on -addr
+//	go run ./examples/counter -redis 127.0.0.1:6379
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/scoped-go/scoped"
+	"github.com/scoped-go/scoped/redisstore"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:0", "address to serve on")
+	redisAddr := flag.String("redis", "", "Redis address; empty runs an in-process Redis (miniredis)")
+	serve := flag.Bool("serve", false, "keep serving instead of sending test requests and exiting")
+	requests := flag.Int("requests", 100, "test requests to send")
+	clients := flag.Int("clients", 10, "concurrent test clients")
+	flag.Parse()
+	if err := run(*addr, *redisAddr, *serve, *requests, *clients); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(addr, redisAddr string, serve bool, requests, clients int) error {
+	store, describe, closeStore, err := openStore(redisAddr)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	e := scoped.New(store)
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: counter(e)}
+	go srv.Serve(ln)
+	defer srv.Close()
+	url := "http://" + ln.Addr().String() + "/"
+	fmt.Printf("store: %s\nserving %s\n", describe, url)
+	if serve {
+		select {}
+	}
+	return selfTest(url, requests, clients)
+}
+
+// counter is the example's whole server.
+func counter(e *scoped.Engine) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls, err := scoped.Run(r.Context(), e, "global", func(s *scoped.Scope) (int, error) {
+			calls, err := scoped.Get[int](s, "calls")
+			if err != nil {
+				return 0, err
+			}
+			calls++
+			return calls, s.Set("calls", calls)
+		})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintf(w, "calls: %d\n", calls)
+	})
+}
+
+func openStore(redisAddr string) (scoped.Store, string, func(), error) {
+	if redisAddr == "" {
+		m := miniredis.NewMiniRedis()
+		if err := m.Start(); err != nil {
+			return nil, "", nil, err
+		}
+		redisAddr = m.Addr()
+		c := redis.NewClient(&redis.Options{Addr: redisAddr})
+		return redisstore.New(c), "in-process Redis (miniredis) at " + redisAddr, func() { c.Close(); m.Close() }, nil
+	}
+	c := redis.NewClient(&redis.Options{Addr: redisAddr})
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		return nil, "", nil, fmt.Errorf("redis at %s: %w", redisAddr, err)
+	}
+	return redisstore.New(c), "Redis at " + redisAddr, func() { c.Close() }, nil
+}
+
+// selfTest sends requests from concurrent clients and checks that every
+// answer is a distinct count.
+func selfTest(url string, requests, clients int) error {
+	var mu sync.Mutex
+	seen := map[int]bool{}
+	var errs []error
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			for i := c; i < requests; i += clients {
+				n, err := get(url)
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err)
+				} else if seen[n] {
+					errs = append(errs, fmt.Errorf("count %d answered twice", n))
+				}
+				seen[n] = true
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	last, err := get(url)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%d requests from %d concurrent clients got %d distinct counts; the next request got calls: %d\n",
+		requests, clients, len(seen), last)
+	return nil
+}
+
+func get(url string) (int, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(string(body), "calls: ")))
+}

@@ -1,0 +1,311 @@
+package scoped_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/scoped-go/scoped"
+	"github.com/scoped-go/scoped/internal/memstore"
+)
+
+// rivalStore lets another writer commit just before each of the engine's
+// compare-and-sets, so that every attempt conflicts.
+type rivalStore struct{ *memstore.Store }
+
+func (r rivalStore) CompareAndSet(ctx context.Context, name string, expected uint64, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+	cur, _ := r.Store.Load(ctx, name)
+	r.Store.CompareAndSet(ctx, name, cur.Version, []byte{0x01}, scoped.NewToken())
+	return r.Store.CompareAndSet(ctx, name, expected, value, writer)
+}
+
+func TestTooManyConflicts(t *testing.T) {
+	e := scoped.New(rivalStore{memstore.New()}, scoped.WithMaxAttempts(5), scoped.WithBackoff(0, 0))
+	runs := 0
+	_, err := scoped.Update(t.Context(), e, "n", func(n *int) (int, error) { runs++; *n += 100; return *n, nil })
+	var conflict *scoped.ConflictError
+	if !errors.Is(err, scoped.ErrTooManyConflicts) || !errors.As(err, &conflict) || conflict.Attempts != 5 || conflict.Scope != "n" {
+		t.Fatalf("Update against a rival that always wins: %v; want a ConflictError after 5 attempts", err)
+	}
+	if runs != 5 {
+		t.Fatalf("handler ran %d times, want 5", runs)
+	}
+}
+
+// failOnce makes the first call of method fail with err; before says whether
+// that happens before the store applies it or after (a lost reply).
+func failOnce(s *memstore.Store, method string, before bool, err error) {
+	var done atomic.Bool
+	hook := func(_ context.Context, m, _ string) error {
+		if m == method && done.CompareAndSwap(false, true) {
+			return err
+		}
+		return nil
+	}
+	if before {
+		s.Before = hook
+	} else {
+		s.After = hook
+	}
+}
+
+var errConnReset = errors.New("connection reset by peer")
+
+func TestLostReplyOfACommit(t *testing.T) {
+	e, s := newEngine(t)
+	ctx := t.Context()
+	scoped.Update(ctx, e, "n", increment)
+	failOnce(s, "CompareAndSet", false, errConnReset) // applied, reply lost
+	if n, err := scoped.Update(ctx, e, "n", increment); err != nil || n != 2 {
+		t.Fatalf("Update whose reply was lost = %d, %v; want 2, nil (the commit is found by its token)", n, err)
+	}
+	if rec, _ := s.Load(ctx, "n"); rec.Version != 2 {
+		t.Fatalf("store at version %d, want 2: the increment was doubled or lost", rec.Version)
+	}
+}
+
+func TestFailedWriteIsRetried(t *testing.T) {
+	e, s := newEngine(t)
+	ctx := t.Context()
+	scoped.Update(ctx, e, "n", increment)
+	failOnce(s, "CompareAndSet", true, errConnReset) // not applied
+	if n, err := scoped.Update(ctx, e, "n", increment); err != nil || n != 2 {
+		t.Fatalf("Update whose write failed = %d, %v; want 2, nil after a retry", n, err)
+	}
+	if rec, _ := s.Load(ctx, "n"); rec.Version != 2 {
+		t.Fatalf("store at version %d, want 2", rec.Version)
+	}
+}
+
+func TestStoreDownMidWrite(t *testing.T) {
+	e, s := newEngine(t)
+	ctx := t.Context()
+	scoped.Update(ctx, e, "n", increment)
+	s.Before = func(context.Context, string, string) error { return errConnReset }
+	_, err := scoped.Update(ctx, e, "n", increment)
+	if !errors.Is(err, scoped.ErrCommitUnknown) || !errors.Is(err, errConnReset) {
+		t.Fatalf("Update with the store gone: %v; want ErrCommitUnknown joined with the cause", err)
+	}
+	s.Before = nil
+	if rec, _ := s.Load(ctx, "n"); rec.Version != 1 {
+		t.Fatalf("store at version %d, want 1", rec.Version)
+	}
+}
+
+func TestLoadError(t *testing.T) {
+	e, s := newEngine(t)
+	s.Before = func(context.Context, string, string) error { return errConnReset }
+	if _, err := scoped.Update(t.Context(), e, "n", increment); !errors.Is(err, errConnReset) || errors.Is(err, scoped.ErrCommitUnknown) {
+		t.Fatalf("Update when Load fails: %v; want the cause, and no doubt about a commit", err)
+	}
+	if _, err := scoped.Read[int](t.Context(), e, "n"); !errors.Is(err, errConnReset) {
+		t.Fatalf("Read when Load fails: %v", err)
+	}
+}
+
+func TestCancelledContext(t *testing.T) {
+	e, s := newEngine(t)
+	calls := 0
+	s.Before = func(context.Context, string, string) error { calls++; return nil }
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := scoped.Update(ctx, e, "n", increment); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Update with a cancelled context: %v", err)
+	}
+	if calls != 0 {
+		t.Fatalf("a cancelled call reached the store %d times", calls)
+	}
+}
+
+// gate holds every compare-and-set until released, and counts calls that
+// reached the engine so that a test can order them.
+type gate struct {
+	release chan struct{}
+	writes  atomic.Int32
+}
+
+func holdWrites(s *memstore.Store) *gate {
+	g := &gate{release: make(chan struct{})}
+	s.Before = func(ctx context.Context, m, _ string) error {
+		if m != "CompareAndSet" {
+			return nil
+		}
+		g.writes.Add(1)
+		select {
+		case <-g.release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return g
+}
+
+// waitFor polls cond; it fails the test after 10 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// start runs f in a goroutine and waits until the engine counted its call.
+func start(t *testing.T, e *scoped.Engine, wg *sync.WaitGroup, f func()) {
+	t.Helper()
+	calls := e.Stats().Calls
+	wg.Go(f)
+	waitFor(t, "the call to arrive", func() bool { return e.Stats().Calls > calls })
+}
+
+// While one commit is in flight, the calls that arrive are committed
+// together by one write, each with its own result.
+func TestGroupCommit(t *testing.T) {
+	e, s := newEngine(t)
+	g := holdWrites(s)
+	var wg sync.WaitGroup
+	const queued = 10
+	results := make([]int, queued+1)
+	start(t, e, &wg, func() { results[0], _ = scoped.Update(context.Background(), e, "n", increment) })
+	waitFor(t, "the first write", func() bool { return g.writes.Load() == 1 })
+	for i := 1; i <= queued; i++ {
+		start(t, e, &wg, func() { results[i], _ = scoped.Update(context.Background(), e, "n", increment) })
+	}
+	close(g.release)
+	wg.Wait()
+	if w := e.Stats().Writes; w != 2 {
+		t.Fatalf("%d calls took %d writes; want 2 (the first, then one batch)", queued+1, w)
+	}
+	for i, r := range results {
+		if r != i+1 {
+			t.Fatalf("results %v: call %d got %d; want each call its own count, in arrival order", results, i, r)
+		}
+	}
+}
+
+// A handler that fails or panics in a batch leaves no trace; the others
+// commit.
+func TestBatchWithFailingHandlers(t *testing.T) {
+	e, s := newEngine(t)
+	g := holdWrites(s)
+	var wg sync.WaitGroup
+	errNo := errors.New("no")
+	var errResult error
+	var panicked any
+	var last int
+	start(t, e, &wg, func() { scoped.Update(context.Background(), e, "n", increment) })
+	waitFor(t, "the first write", func() bool { return g.writes.Load() == 1 })
+	start(t, e, &wg, func() {
+		defer func() { panicked = recover() }()
+		scoped.Update(context.Background(), e, "n", func(n *int) (int, error) { *n += 1000; panic("bad handler") })
+	})
+	start(t, e, &wg, func() {
+		_, errResult = scoped.Update(context.Background(), e, "n", func(n *int) (int, error) { *n += 100; return 0, errNo })
+	})
+	start(t, e, &wg, func() { last, _ = scoped.Update(context.Background(), e, "n", increment) })
+	close(g.release)
+	wg.Wait()
+	if panicked != "bad handler" || errResult != errNo || last != 2 {
+		t.Fatalf("panic %v, error %v, last result %d; want the panic and the error in their own callers, and 2", panicked, errResult, last)
+	}
+	if n, _ := scoped.Read[int](t.Context(), e, "n"); n != 2 {
+		t.Fatalf("n = %d, want 2", n)
+	}
+}
+
+// A call whose context ends while it waits behind a commit in flight
+// returns at once, and its change is never written.
+func TestCancelWhileQueued(t *testing.T) {
+	e, s := newEngine(t)
+	g := holdWrites(s)
+	var wg sync.WaitGroup
+	start(t, e, &wg, func() { scoped.Update(context.Background(), e, "n", increment) })
+	waitFor(t, "the first write", func() bool { return g.writes.Load() == 1 })
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	start(t, e, &wg, func() {
+		_, err := scoped.Update(ctx, e, "n", func(n *int) (int, error) { *n += 100; return *n, nil })
+		errc <- err
+	})
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) || errors.Is(err, scoped.ErrCommitUnknown) {
+		t.Fatalf("cancelled queued call: %v; want context.Canceled and a certain outcome", err)
+	}
+	close(g.release)
+	wg.Wait()
+	if n, _ := scoped.Read[int](t.Context(), e, "n"); n != 1 {
+		t.Fatalf("n = %d, want 1", n)
+	}
+}
+
+// When the leader's context ends while its batch's write is in flight, the
+// leader returns at once with an unknown outcome, and the other calls of the
+// batch learn theirs: here the write was applied, so they succeed.
+func TestLeaderCancelledMidWrite(t *testing.T) {
+	e, s := newEngine(t)
+	g := holdWrites(s)
+	var wg sync.WaitGroup
+	start(t, e, &wg, func() { scoped.Update(context.Background(), e, "n", increment) })
+	waitFor(t, "the first write", func() bool { return g.writes.Load() == 1 })
+
+	leaderCtx, cancelLeader := context.WithCancel(t.Context())
+	var leaderErr error
+	var follower int
+	var followerErr error
+	start(t, e, &wg, func() { _, leaderErr = scoped.Update(leaderCtx, e, "n", increment) })
+	start(t, e, &wg, func() { follower, followerErr = scoped.Update(context.Background(), e, "n", increment) })
+
+	// The second batch's write is applied, but its reply is held until the
+	// leader's context ends, and then lost.
+	var second atomic.Bool
+	s.After = func(ctx context.Context, m, _ string) error {
+		if m == "CompareAndSet" && second.CompareAndSwap(false, true) {
+			return nil // the first batch
+		}
+		if m == "CompareAndSet" {
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		return nil
+	}
+	close(g.release)
+	waitFor(t, "the second write", func() bool { return g.writes.Load() == 2 })
+	cancelLeader()
+	wg.Wait()
+	if !errors.Is(leaderErr, scoped.ErrCommitUnknown) || !errors.Is(leaderErr, context.Canceled) {
+		t.Fatalf("cancelled leader: %v; want ErrCommitUnknown and context.Canceled", leaderErr)
+	}
+	if followerErr != nil || follower != 3 {
+		t.Fatalf("follower = %d, %v; want 3, nil (its commit was found by its token)", follower, followerErr)
+	}
+	if n, _ := scoped.Read[int](t.Context(), e, "n"); n != 3 {
+		t.Fatalf("n = %d, want 3", n)
+	}
+}
+
+// resendStore applies every write twice, as a client that re-sends a command
+// whose reply it lost would: the second copy conflicts with the first.
+type resendStore struct{ *memstore.Store }
+
+func (r resendStore) CompareAndSet(ctx context.Context, name string, expected uint64, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+	r.Store.CompareAndSet(ctx, name, expected, value, writer)
+	return r.Store.CompareAndSet(ctx, name, expected, value, writer)
+}
+
+func TestResentWriteIsNotDoubled(t *testing.T) {
+	s := memstore.New()
+	e := scoped.New(resendStore{s})
+	for want := 1; want <= 3; want++ {
+		if n, err := scoped.Update(t.Context(), e, "n", increment); err != nil || n != want {
+			t.Fatalf("Update = %d, %v; want %d", n, err, want)
+		}
+	}
+	if rec, _ := s.Load(t.Context(), "n"); rec.Version != 3 {
+		t.Fatalf("store at version %d after 3 increments", rec.Version)
+	}
+}
