@@ -15,9 +15,11 @@ type backend struct {
 	// namespace makes a new, empty namespace on the backend (a key prefix,
 	// a directory, a table), removed at tb's cleanup, and returns its name.
 	namespace func(tb testing.TB) string
-	// open returns a store on the namespace ns, released at tb's cleanup.
-	// Several stores, in several processes, may share one namespace.
-	open func(tb testing.TB, ns string) scoped.Store
+	// open returns a store on the namespace ns, released at tb's cleanup,
+	// and a counter of the network requests it sends, or nil if they are
+	// not counted. Several stores, in several processes, may share one
+	// namespace.
+	open func(tb testing.TB, ns string) (scoped.Store, *requestCounter)
 }
 
 // backends returns every backend the benchmarks run on.
@@ -50,6 +52,9 @@ func redisNamespace(tb testing.TB) string {
 
 // openRedis returns a store on the test Redis with its own client, keeping
 // its keys under the prefix ns.
-func openRedis(tb testing.TB, ns string) scoped.Store {
-	return redisstore.New(testenv.Redis(tb), redisstore.WithPrefix(ns))
+func openRedis(tb testing.TB, ns string) (scoped.Store, *requestCounter) {
+	c := testenv.Redis(tb)
+	rc := new(requestCounter)
+	c.AddHook(rc)
+	return redisstore.New(c, redisstore.WithPrefix(ns)), rc
 }

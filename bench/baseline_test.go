@@ -37,26 +37,26 @@ func BenchmarkBaseline(b *testing.B) {
 
 // baselineClient returns a client of the test Redis counting its round
 // trips, and a key prefix of its own, deleted at cleanup.
-func baselineClient(b *testing.B) (*redis.Client, *roundTrips, string) {
+func baselineClient(b *testing.B) (*redis.Client, *requestCounter, string) {
 	c := testenv.Redis(b)
 	prefix := testenv.UniqueName("scopedbench:") + ":"
 	b.Cleanup(func() { testenv.DeleteKeys(b, c, prefix+"*") })
-	rt := new(roundTrips)
-	c.AddHook(rt)
-	return c, rt, prefix
+	rc := new(requestCounter)
+	c.AddHook(rc)
+	return c, rc, prefix
 }
 
 func benchIncr(b *testing.B, g int) {
 	b.ReportAllocs()
-	c, rt, prefix := baselineClient(b)
+	c, rc, prefix := baselineClient(b)
 	key := prefix + hotScope
 	crew := newCrew(b.Context(), split(b.N, g), func(ctx context.Context, _ int) error {
 		return c.Incr(ctx, key).Err()
 	})
 	b.ResetTimer()
-	sent := rt.n.Load()
+	sent := rc.count()
 	err := crew.run()
-	sent = rt.n.Load() - sent
+	sent = rc.count() - sent
 	b.StopTimer()
 	if err != nil {
 		b.Fatal(err)
@@ -65,12 +65,13 @@ func benchIncr(b *testing.B, g int) {
 	if err != nil || got != b.N {
 		b.Fatalf("INCR counter = %d, %v after %d increments", got, err, b.N)
 	}
-	reportMetrics(b, crew.latency(), 0, uint64(sent))
+	reportMetrics(b, crew.latency(), 0, sent)
+	reportRequests(b, sent)
 }
 
 func benchWatchMulti(b *testing.B, contention string, g int) {
 	b.ReportAllocs()
-	c, rt, prefix := baselineClient(b)
+	c, rc, prefix := baselineClient(b)
 	keys := make([]string, g)
 	for w := range keys {
 		keys[w] = prefix + scopeOf(contention, w)
@@ -80,9 +81,9 @@ func benchWatchMulti(b *testing.B, contention string, g int) {
 		return watchMultiIncrement(ctx, c, keys[w], &retries)
 	})
 	b.ResetTimer()
-	sent := rt.n.Load()
+	sent := rc.count()
 	err := crew.run()
-	sent = rt.n.Load() - sent
+	sent = rc.count() - sent
 	b.StopTimer()
 	if err != nil {
 		b.Fatal(err)
@@ -97,7 +98,8 @@ func benchWatchMulti(b *testing.B, contention string, g int) {
 			b.Fatalf("WATCH/MULTI counter %s = %d, %v after %d increments", key, got, err, n)
 		}
 	}
-	reportMetrics(b, crew.latency(), retries.Load(), uint64(sent))
+	reportMetrics(b, crew.latency(), retries.Load(), sent)
+	reportRequests(b, sent)
 }
 
 // watchMultiIncrement adds one to the msgpack counter at key as the go-redis
@@ -143,27 +145,4 @@ func readMsgpackCounter(ctx context.Context, c redis.Cmdable, key string) (int, 
 		return 0, fmt.Errorf("counter %s: %w", key, err)
 	}
 	return n, nil
-}
-
-// roundTrips is a go-redis hook counting the requests a client sends: one
-// per command, one per pipeline or MULTI/EXEC transaction.
-type roundTrips struct{ n atomic.Int64 }
-
-// DialHook implements redis.Hook; dialling is not counted.
-func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-// ProcessHook implements redis.Hook.
-func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		r.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-// ProcessPipelineHook implements redis.Hook.
-func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		r.n.Add(1)
-		return next(ctx, cmds)
-	}
 }

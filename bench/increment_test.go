@@ -69,14 +69,17 @@ func BenchmarkIncrement(b *testing.B) {
 func benchIncrement(b *testing.B, be backend, contention string, g int) {
 	b.ReportAllocs()
 	ctx := b.Context()
-	e := scoped.New(be.open(b, be.namespace(b)))
+	store, requests := be.open(b, be.namespace(b))
+	e := scoped.New(store)
 	scopes := make([]string, g)
 	for w := range scopes {
 		scopes[w] = scopeOf(contention, w)
 	}
 	c := newCrew(ctx, split(b.N, g), engineIncrement(e, scopes))
 	b.ResetTimer()
+	sent := requests.count()
 	err := c.run()
+	sent = requests.count() - sent
 	b.StopTimer()
 	if err != nil {
 		b.Fatal(err)
@@ -84,6 +87,9 @@ func benchIncrement(b *testing.B, be backend, contention string, g int) {
 	st := e.Stats()
 	verifyCounters(b, e, contention, c.shares)
 	reportEngineMetrics(b, c.latency(), st)
+	if requests != nil {
+		reportRequests(b, sent)
+	}
 }
 
 // verifyCounters fails b unless every scope holds the increments made on

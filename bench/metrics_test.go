@@ -11,7 +11,8 @@ import (
 const (
 	unitOpsPerSec  = "ops/s"          // increments per second of wall time
 	unitRetries    = "retries/op"     // attempts beyond each increment's first
-	unitRoundTrips = "round-trips/op" // requests to the backing server
+	unitRoundTrips = "round-trips/op" // Store calls (engine) or requests (baselines)
+	unitRequests   = "requests/op"    // network requests, counted at the client
 	unitP50        = "p50-ns"         // median latency of one increment
 	unitP99        = "p99-ns"         // 99th percentile latency
 )
@@ -28,6 +29,12 @@ func reportMetrics(b *testing.B, lat *histogram, retries, roundTrips uint64) {
 	b.ReportMetric(float64(roundTrips)/n, unitRoundTrips)
 	b.ReportMetric(float64(lat.quantile(0.50)), unitP50)
 	b.ReportMetric(float64(lat.quantile(0.99)), unitP99)
+}
+
+// reportRequests reports n network requests for b.N increments, where the
+// client can count them.
+func reportRequests(b *testing.B, n uint64) {
+	b.ReportMetric(float64(n)/float64(b.N), unitRequests)
 }
 
 // reportEngineMetrics reports the metrics of b.N increments made through

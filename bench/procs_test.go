@@ -37,12 +37,13 @@ type childSpec struct {
 
 // childResult is what one child process did.
 type childResult struct {
-	Ops     int
-	Stats   scoped.Stats
-	Latency [][2]uint64 // histogram.sparse
-	Mallocs uint64      // heap allocations during the run
-	Bytes   uint64      // bytes allocated during the run
-	Err     string      // why the run failed, if it did
+	Ops      int
+	Stats    scoped.Stats
+	Requests *uint64     // network requests, if the backend counts them
+	Latency  [][2]uint64 // histogram.sparse
+	Mallocs  uint64      // heap allocations during the run
+	Bytes    uint64      // bytes allocated during the run
+	Err      string      // why the run failed, if it did
 }
 
 // procsCases are the cross-process benchmarks: procs processes of g
@@ -106,11 +107,28 @@ func benchIncrementProcs(b *testing.B, be backend, procs, g int) {
 		mallocs += r.Mallocs
 		bytes += r.Bytes
 	}
-	verifyCounters(b, scoped.New(be.open(b, ns)), hot, []int{b.N})
+	store, _ := be.open(b, ns)
+	verifyCounters(b, scoped.New(store), hot, []int{b.N})
 	reportEngineMetrics(b, &lat, st)
+	if requests, ok := sumRequests(results); ok {
+		reportRequests(b, requests)
+	}
 	// The parent allocates next to nothing: report the children's.
 	b.ReportMetric(float64(mallocs)/float64(b.N), "allocs/op")
 	b.ReportMetric(float64(bytes)/float64(b.N), "B/op")
+}
+
+// sumRequests returns the network requests of all children, and whether
+// every one counted them.
+func sumRequests(results []childResult) (uint64, bool) {
+	var n uint64
+	for _, r := range results {
+		if r.Requests == nil {
+			return 0, false
+		}
+		n += *r.Requests
+	}
+	return n, true
 }
 
 // child is a running child process.
@@ -214,7 +232,8 @@ func TestIncrementChild(t *testing.T) {
 	if !ok {
 		t.Fatalf("$%s: no backend %q", childEnv, spec.Backend)
 	}
-	e := scoped.New(be.open(t, spec.Namespace))
+	store, requests := be.open(t, spec.Namespace)
+	e := scoped.New(store)
 	scopes := make([]string, spec.Goroutines)
 	for w := range scopes {
 		scopes[w] = scopeOf(spec.Contention, w)
@@ -226,7 +245,9 @@ func TestIncrementChild(t *testing.T) {
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	sent := requests.count()
 	err := c.run()
+	sent = requests.count() - sent
 	runtime.ReadMemStats(&after)
 	r := childResult{
 		Ops:     c.ops(),
@@ -234,6 +255,9 @@ func TestIncrementChild(t *testing.T) {
 		Latency: c.latency().sparse(),
 		Mallocs: after.Mallocs - before.Mallocs,
 		Bytes:   after.TotalAlloc - before.TotalAlloc,
+	}
+	if requests != nil {
+		r.Requests = &sent
 	}
 	if err != nil {
 		r.Err = err.Error()

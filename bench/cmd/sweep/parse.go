@@ -24,6 +24,7 @@ const (
 	unitOpsPerSec  = "ops/s"
 	unitRetries    = "retries/op"
 	unitRoundTrips = "round-trips/op"
+	unitRequests   = "requests/op"
 	unitP50        = "p50-ns"
 	unitP99        = "p99-ns"
 	unitAllocs     = "allocs/op"

@@ -78,8 +78,8 @@ func sorted(rs []*result) []*result {
 // writeTable writes the results as a markdown table, with each one's ops/s
 // as a multiple of the baselines' at the same concurrency.
 func writeTable(w io.Writer, rep *report) {
-	fmt.Fprintln(w, "| benchmark | goroutines | ops/s | × INCR | × WATCH/MULTI | retries/op | round trips/op | p50 | p99 | allocs/op | B/op |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "| benchmark | goroutines | ops/s | × INCR | × WATCH/MULTI | retries/op | round trips/op | requests/op | p50 | p99 | allocs/op | B/op |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, r := range sorted(rep.Results) {
 		contention := cmp.Or(r.Contention, "hot")
 		cells := []string{
@@ -90,6 +90,7 @@ func writeTable(w io.Writer, rep *report) {
 			ratioCell(r, rep.watchMultiAt(contention, r.Concurrency())),
 			metricCell(r, unitRetries, formatSmall),
 			metricCell(r, unitRoundTrips, formatSmall),
+			metricCell(r, unitRequests, formatSmall),
 			metricCell(r, unitP50, formatNanos),
 			metricCell(r, unitP99, formatNanos),
 			metricCell(r, unitAllocs, formatCount),

@@ -15,14 +15,14 @@ func TestWriteTable(t *testing.T) {
 		t.Fatalf("%d lines, want a header, a rule and 8 rows:\n%s", len(lines), b.String())
 	}
 	wantRows := []string{
-		"| `Baseline/incr/g1` | 1 | 50,000 | 1.00× | — | 0 | 1 | 19 µs | 40 µs | 6 | 200 |",
-		"| `Baseline/incr/g64` | 64 | 200,000 | 1.00× | 100× | 0 | 1 | 300 µs | 2.00 ms | 8 | 300 |",
-		"| `Baseline/watch-multi/hot/g64` | 64 | 2,000 | 0.01× | 1.00× | 8 | 27 | 30.00 ms | 100.00 ms | 500 | 30,000 |",
-		"| `Baseline/watch-multi/per-scope/g64` | 64 | 10,000 | 0.05× | 1.00× | 0 | 3 | 5.00 ms | 20.00 ms | 80 | 10,000 |",
-		"| `Increment/redis/hot/g1` | 1 | 40,000 | 0.80× | — | 0 | 1 | 24 µs | 50 µs | 27 | 990 |",
-		"| `Increment/redis/hot/g64` | 64 | 700,000 | 3.50× | 350× | 0.002 | 0.05 | 450 µs | 2.00 ms | 6 | 400 |",
-		"| `Increment/redis/per-scope/g64` | 64 | 100,000 | 0.50× | 10.00× | 0 | 1.3 | 3.00 ms | 9.00 ms | 47 | 8,000 |",
-		"| `IncrementProcs/redis/hot/p2xg32` | 2 × 32 | 250,000 | 1.25× | 125× | 0.004 | 0.065 | 250 µs | 700 µs | 9 | 490 |",
+		"| `Baseline/incr/g1` | 1 | 50,000 | 1.00× | — | 0 | 1 | 1 | 19 µs | 40 µs | 6 | 200 |",
+		"| `Baseline/incr/g64` | 64 | 200,000 | 1.00× | 100× | 0 | 1 | — | 300 µs | 2.00 ms | 8 | 300 |",
+		"| `Baseline/watch-multi/hot/g64` | 64 | 2,000 | 0.01× | 1.00× | 8 | 27 | — | 30.00 ms | 100.00 ms | 500 | 30,000 |",
+		"| `Baseline/watch-multi/per-scope/g64` | 64 | 10,000 | 0.05× | 1.00× | 0 | 3 | — | 5.00 ms | 20.00 ms | 80 | 10,000 |",
+		"| `Increment/redis/hot/g1` | 1 | 40,000 | 0.80× | — | 0 | 1 | — | 24 µs | 50 µs | 27 | 990 |",
+		"| `Increment/redis/hot/g64` | 64 | 700,000 | 3.50× | 350× | 0.002 | 0.05 | — | 450 µs | 2.00 ms | 6 | 400 |",
+		"| `Increment/redis/per-scope/g64` | 64 | 100,000 | 0.50× | 10.00× | 0 | 1.3 | 0.5 | 3.00 ms | 9.00 ms | 47 | 8,000 |",
+		"| `IncrementProcs/redis/hot/p2xg32` | 2 × 32 | 250,000 | 1.25× | 125× | 0.004 | 0.065 | — | 250 µs | 700 µs | 9 | 490 |",
 	}
 	for i, want := range wantRows {
 		if lines[2+i] != want {
