@@ -59,7 +59,7 @@ func (r *result) Metric(unit string) (float64, bool) {
 // outcome is a benchmark that did not produce a result.
 type outcome struct {
 	Name   string
-	Reason string // the last line it logged
+	Reason string // the first line it logged
 }
 
 // report is what parse reads from `go test -bench` output.
@@ -109,7 +109,7 @@ func parseName(name string) (*result, error) {
 func parse(in io.Reader) (*report, error) {
 	rep := &report{}
 	byName := map[string]*result{}
-	var lastLog string
+	var firstLog string
 	sc := bufio.NewScanner(in)
 	sc.Buffer(nil, 1<<20)
 	for lineNo := 1; sc.Scan(); lineNo++ {
@@ -120,14 +120,14 @@ func parse(in io.Reader) (*report, error) {
 			rep.CPU = strings.TrimPrefix(line, "cpu: ")
 		case strings.HasPrefix(trimmed, "--- FAIL: Benchmark"), strings.HasPrefix(trimmed, "--- SKIP: Benchmark"):
 			fields := strings.Fields(trimmed)
-			o := outcome{Name: gomaxprocsSuffix.ReplaceAllString(fields[2], ""), Reason: lastLog}
+			o := outcome{Name: gomaxprocsSuffix.ReplaceAllString(fields[2], ""), Reason: firstLog}
 			if fields[1] == "FAIL:" {
 				rep.Failed = append(rep.Failed, o)
 			} else {
 				rep.Skipped = append(rep.Skipped, o)
 			}
 		case strings.HasPrefix(line, "Benchmark"):
-			lastLog = ""
+			firstLog = ""
 			fields := strings.Fields(line)
 			if len(fields) == 1 {
 				continue // -v names a benchmark as it starts
@@ -135,8 +135,8 @@ func parse(in io.Reader) (*report, error) {
 			if err := addLine(rep, byName, fields); err != nil {
 				return nil, fmt.Errorf("line %d: %w", lineNo, err)
 			}
-		case strings.HasPrefix(line, "    "):
-			lastLog = trimmed
+		case strings.HasPrefix(line, "    ") && firstLog == "":
+			firstLog = trimmed // the first line a benchmark logged
 		}
 	}
 	if err := sc.Err(); err != nil {

@@ -77,7 +77,7 @@ func TestParseMedians(t *testing.T) {
 func TestParseOutcomes(t *testing.T) {
 	rep := parseSample(t)
 	if len(rep.Failed) != 1 || rep.Failed[0].Name != "BenchmarkIncrementProcs/redis/hot/p4xg16" ||
-		!strings.Contains(rep.Failed[0].Reason, "child exited") {
+		rep.Failed[0].Reason != `procs_test.go:123: child exited before "ready"` {
 		t.Errorf("Failed = %+v", rep.Failed)
 	}
 	if len(rep.Skipped) != 1 || rep.Skipped[0].Name != "BenchmarkIncrement/mysql/hot/g1" ||
