@@ -175,9 +175,16 @@ func (l *leader) run() {
 		if !l.unseal() {
 			return
 		}
-		if err := l.e.opts.backoff(ctx, conflicts); err != nil {
-			l.abdicate(contextError(name, err))
-			return
+		// The record the conflict returned is fresh: the first retry uses it
+		// at once. After a second conflict in a row, wait, and then read
+		// again, since a record kept through the wait would be stale against
+		// a writer that commits faster than the wait.
+		if conflicts > 1 {
+			if err := l.e.opts.backoff(ctx, conflicts-1); err != nil {
+				l.abdicate(contextError(name, err))
+				return
+			}
+			l.have = false
 		}
 	}
 }
@@ -409,7 +416,7 @@ func (l *leader) handOff() {
 		return
 	}
 	ent.leading = false
-	ent.shard.settle(ent, l.e.table.perShard)
+	ent.shard.settle(ent)
 }
 
 func contextError(name string, err error) error {

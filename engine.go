@@ -41,7 +41,7 @@ func New(store Store, opts ...Option) *Engine {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return &Engine{store: store, opts: o, table: newTable(o.cacheSize)}
+	return &Engine{store: store, opts: o, table: newTable(o.cacheScopes, o.cacheBytes)}
 }
 
 // Run calls fn with the fields of the scope name and commits the changes fn
@@ -171,7 +171,7 @@ func (e *Engine) load(ctx context.Context, name string) (Record, error) {
 	sh.mu.Lock()
 	ent := sh.get(name)
 	ent.remember(rec, 0)
-	sh.settle(ent, e.table.perShard)
+	sh.settle(ent)
 	sh.mu.Unlock()
 	return rec, nil
 }

@@ -354,3 +354,47 @@ func TestManyGoroutinesExactTotal(t *testing.T) {
 		t.Fatalf("n = %d, want %d", n, workers*increments)
 	}
 }
+
+// The cache saves the load before a write; its bounds are kept.
+func TestCacheBounds(t *testing.T) {
+	ctx := t.Context()
+	setBytes := func(e *scoped.Engine, name string, n int) {
+		t.Helper()
+		if _, err := scoped.Update(ctx, e, name, func(b *[]byte) (int, error) {
+			last := byte(0)
+			if len(*b) > 0 {
+				last = (*b)[len(*b)-1]
+			}
+			*b = append(make([]byte, n), last+1) // a change every time
+			return 0, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loadsFor := func(e *scoped.Engine, name string, size int) uint64 {
+		before := e.Stats().Loads
+		for range 5 {
+			setBytes(e, name, size)
+		}
+		return e.Stats().Loads - before
+	}
+
+	cached, _ := newEngine(t)
+	setBytes(cached, "s", 10)
+	if n := loadsFor(cached, "s", 10); n != 0 {
+		t.Errorf("with the default cache, 5 writes made %d loads; want 0", n)
+	}
+	uncached, _ := newEngine(t, scoped.WithCache(0, 0))
+	if n := loadsFor(uncached, "s", 10); n != 5 {
+		t.Errorf("without a cache, 5 writes made %d loads; want 5", n)
+	}
+	small, _ := newEngine(t, scoped.WithCache(4096, 32*1024)) // 1 KiB a shard
+	setBytes(small, "big", 2000)
+	setBytes(small, "little", 10)
+	if n := loadsFor(small, "big", 2000); n != 5 {
+		t.Errorf("a value over the byte bound: 5 writes made %d loads; want 5", n)
+	}
+	if n := loadsFor(small, "little", 10); n != 0 {
+		t.Errorf("a value within the byte bound: 5 writes made %d loads; want 0", n)
+	}
+}

@@ -309,3 +309,38 @@ func TestResentWriteIsNotDoubled(t *testing.T) {
 		t.Fatalf("store at version %d after 3 increments", rec.Version)
 	}
 }
+
+// A writer that commits without pause must not starve another engine's
+// calls on the same scope: retries must not run on records that aged during
+// the backoff.
+func TestNoStarvationBehindABusyWriter(t *testing.T) {
+	s := memstore.New()
+	s.Before = func(context.Context, string, string) error { // a round trip
+		time.Sleep(50 * time.Microsecond)
+		return nil
+	}
+	busy, quiet := scoped.New(s), scoped.New(s)
+	var stop atomic.Bool
+	var busyCommits atomic.Int64
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for !stop.Load() {
+			if _, err := scoped.Update(context.Background(), busy, "n", increment); err == nil {
+				busyCommits.Add(1)
+			}
+		}
+	})
+	waitFor(t, "the busy writer", func() bool { return busyCommits.Load() > 100 })
+	var err error
+	for i := 0; i < 20 && err == nil; i++ {
+		_, err = scoped.Update(t.Context(), quiet, "n", increment)
+	}
+	stop.Store(true)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("a call behind a busy writer: %v", err)
+	}
+	if n, _ := scoped.Read[int](t.Context(), quiet, "n"); n != int(busyCommits.Load())+20 {
+		t.Fatalf("n = %d, want %d", n, busyCommits.Load()+20)
+	}
+}

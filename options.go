@@ -8,7 +8,8 @@ const (
 	DefaultBackoffBase  = 500 * time.Microsecond
 	DefaultBackoffMax   = 100 * time.Millisecond
 	DefaultMaxValueSize = 1 << 20
-	DefaultCacheSize    = 4096
+	DefaultCacheScopes  = 4096
+	DefaultCacheBytes   = 64 << 20
 )
 
 // Option changes a setting of an Engine; see New.
@@ -19,7 +20,8 @@ type options struct {
 	backoffBase  time.Duration
 	backoffMax   time.Duration
 	maxValueSize int
-	cacheSize    int
+	cacheScopes  int
+	cacheBytes   int
 }
 
 func defaultOptions() options {
@@ -28,7 +30,8 @@ func defaultOptions() options {
 		backoffBase:  DefaultBackoffBase,
 		backoffMax:   DefaultBackoffMax,
 		maxValueSize: DefaultMaxValueSize,
-		cacheSize:    DefaultCacheSize,
+		cacheScopes:  DefaultCacheScopes,
+		cacheBytes:   DefaultCacheBytes,
 	}
 }
 
@@ -51,8 +54,10 @@ func WithMaxValueSize(n int) Option {
 	return func(o *options) { o.maxValueSize = n }
 }
 
-// WithCacheSize sets how many scopes' last seen records the engine keeps, so
-// that a write costs one round trip instead of two. Zero disables the cache.
-func WithCacheSize(n int) Option {
-	return func(o *options) { o.cacheSize = max(n, 0) }
+// WithCache bounds the cache of last seen records, which lets a write cost
+// one round trip instead of two: at most maxScopes scopes holding at most
+// maxBytes of values, least recently used first out. Records of scopes in
+// use are kept regardless. Zero for either disables the cache.
+func WithCache(maxScopes, maxBytes int) Option {
+	return func(o *options) { o.cacheScopes, o.cacheBytes = max(maxScopes, 0), max(maxBytes, 0) }
 }

@@ -14,15 +14,17 @@ import (
 const shardCount = 32
 
 type table struct {
-	seed     maphash.Seed
-	perShard int // cached idle entries kept per shard
-	shards   [shardCount]shard
+	seed   maphash.Seed
+	shards [shardCount]shard
 }
 
 type shard struct {
-	mu      sync.Mutex
-	entries map[string]*entry
-	idle    list.List // idle entries with a cached record, most recent first
+	mu        sync.Mutex
+	entries   map[string]*entry
+	idle      list.List // idle entries with a cached record, most recent first
+	idleBytes int       // bytes of the values of the idle entries
+	maxIdle   int       // idle entries kept at most
+	maxBytes  int       // idle bytes kept at most
 }
 
 // entry is one scope's group-commit state and cached record. Every field is
@@ -39,10 +41,16 @@ type entry struct {
 	elem    *list.Element // place in shard.idle while idle
 }
 
-func newTable(cacheSize int) *table {
-	t := &table{seed: maphash.MakeSeed(), perShard: (cacheSize + shardCount - 1) / shardCount}
+// newTable returns a table caching up to maxScopes idle records holding up to
+// maxBytes of values, spread evenly over the shards.
+func newTable(maxScopes, maxBytes int) *table {
+	t := &table{seed: maphash.MakeSeed()}
 	for i := range t.shards {
-		t.shards[i].entries = map[string]*entry{}
+		t.shards[i] = shard{
+			entries:  map[string]*entry{},
+			maxIdle:  (maxScopes + shardCount - 1) / shardCount,
+			maxBytes: (maxBytes + shardCount - 1) / shardCount,
+		}
 	}
 	return t
 }
@@ -60,10 +68,16 @@ func (s *shard) get(name string) *entry {
 		s.entries[name] = e
 	}
 	if e.elem != nil {
-		s.idle.Remove(e.elem)
-		e.elem = nil
+		s.unidle(e)
 	}
 	return e
+}
+
+// unidle takes e off the idle list. The caller holds s.mu.
+func (s *shard) unidle(e *entry) {
+	s.idle.Remove(e.elem)
+	s.idleBytes -= len(e.rec.Value)
+	e.elem = nil
 }
 
 // remember caches rec, read by a request sent at tick, as the last seen
@@ -79,20 +93,21 @@ func (e *entry) remember(rec Record, tick uint64) {
 }
 
 // settle puts e on the idle list, or drops it, once no call uses it, and
-// evicts the least recently used idle entries over the limit. The caller
+// evicts the least recently used idle entries over the limits. The caller
 // holds s.mu.
-func (s *shard) settle(e *entry, limit int) {
+func (s *shard) settle(e *entry) {
 	if e.leading || len(e.queue) > 0 {
 		return
 	}
-	if e.cached && limit > 0 {
+	if e.cached && s.maxIdle > 0 {
 		e.elem = s.idle.PushFront(e)
+		s.idleBytes += len(e.rec.Value)
 	} else {
 		delete(s.entries, e.name)
 	}
-	for s.idle.Len() > limit {
-		old := s.idle.Remove(s.idle.Back()).(*entry)
-		old.elem = nil
+	for s.idle.Len() > s.maxIdle || s.idleBytes > s.maxBytes {
+		old := s.idle.Back().Value.(*entry)
+		s.unidle(old)
 		delete(s.entries, old.name)
 	}
 }

@@ -3,7 +3,7 @@
 // its new value, atomically across every goroutine, process and machine that
 // shares the store.
 //
-//	go run ./examples/counter                  # in-process Redis; sends itself 100 requests
+//	go run ./examples/counter                  # state in a local directory; sends itself 100 requests
 //	go run ./examples/counter -serve           # keeps serving on -addr
 //	go run ./examples/counter -redis 127.0.0.1:6379
 package main
@@ -17,31 +17,34 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/scoped-go/scoped"
+	"github.com/scoped-go/scoped/fallback/file"
 	"github.com/scoped-go/scoped/redisstore"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to serve on")
-	redisAddr := flag.String("redis", "", "Redis address; empty runs an in-process Redis (miniredis)")
+	dir := flag.String("dir", filepath.Join(os.TempDir(), "scoped-counter"), "directory of the state, when not on Redis")
+	redisAddr := flag.String("redis", "", "Redis address (host:port); empty keeps the state in -dir")
 	serve := flag.Bool("serve", false, "keep serving instead of sending test requests and exiting")
 	requests := flag.Int("requests", 100, "test requests to send")
 	clients := flag.Int("clients", 10, "concurrent test clients")
 	flag.Parse()
-	if err := run(*addr, *redisAddr, *serve, *requests, *clients); err != nil {
+	if err := run(*addr, *dir, *redisAddr, *serve, *requests, *clients); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(addr, redisAddr string, serve bool, requests, clients int) error {
-	store, describe, closeStore, err := openStore(redisAddr)
+func run(addr, dir, redisAddr string, serve bool, requests, clients int) error {
+	store, describe, closeStore, err := openStore(dir, redisAddr)
 	if err != nil {
 		return err
 	}
@@ -82,18 +85,14 @@ func counter(e *scoped.Engine) http.Handler {
 	})
 }
 
-func openStore(redisAddr string) (scoped.Store, string, func(), error) {
+func openStore(dir, redisAddr string) (scoped.Store, string, func(), error) {
 	if redisAddr == "" {
-		m := miniredis.NewMiniRedis()
-		if err := m.Start(); err != nil {
-			return nil, "", nil, err
-		}
-		redisAddr = m.Addr()
-		c := redis.NewClient(&redis.Options{Addr: redisAddr})
-		return redisstore.New(c), "in-process Redis (miniredis) at " + redisAddr, func() { c.Close(); m.Close() }, nil
+		s, err := file.Open(dir)
+		return s, "directory " + dir, func() {}, err
 	}
 	c := redis.NewClient(&redis.Options{Addr: redisAddr})
 	if err := c.Ping(context.Background()).Err(); err != nil {
+		c.Close()
 		return nil, "", nil, fmt.Errorf("redis at %s: %w", redisAddr, err)
 	}
 	return redisstore.New(c), "Redis at " + redisAddr, func() { c.Close() }, nil

@@ -1,0 +1,41 @@
+package file
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+)
+
+// maxEncodedName is the longest escaped name used as a file name, leaving
+// room for a suffix under the 255-byte limit of common file systems.
+const maxEncodedName = 200
+
+// Suffixes of the files of a scope.
+const (
+	recordSuffix = ".rec"
+	lockSuffix   = ".lock"
+	tempSuffix   = ".tmp"
+)
+
+// fileBase returns the base of the file names of the scope name: the name
+// with every byte other than a-z, 0-9, '-' and '_' written as %XX (upper-case
+// hex), or '+' and the hex SHA-256 of the name if that is longer than
+// maxEncodedName. Distinct names give distinct bases, also when compared
+// without regard to case (but for a SHA-256 collision, which the name kept in
+// the record catches), and a base never holds '/', '.' or a NUL byte.
+func fileBase(name string) string {
+	const upperHex = "0123456789ABCDEF"
+	b := make([]byte, 0, min(len(name), maxEncodedName))
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+			b = append(b, c)
+		default:
+			b = append(b, '%', upperHex[c>>4], upperHex[c&0xf])
+		}
+		if len(b) > maxEncodedName {
+			sum := sha256.Sum256([]byte(name))
+			return "+" + hex.EncodeToString(sum[:])
+		}
+	}
+	return string(b)
+}
