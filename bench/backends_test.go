@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/scoped-go/scoped"
+	"github.com/scoped-go/scoped/fallback/file"
 	"github.com/scoped-go/scoped/internal/testenv"
 	"github.com/scoped-go/scoped/redisstore"
 )
@@ -26,7 +27,7 @@ type backend struct {
 func backends() []backend {
 	return []backend{
 		{name: "redis", namespace: redisNamespace, open: openRedis},
-		// HOOK(file): add the fallback/file backend here once it is on main.
+		{name: "file", namespace: fileNamespace, open: openFile},
 		// HOOK(mysql): add the fallback/mysql backend here once it is on main.
 	}
 }
@@ -57,4 +58,16 @@ func openRedis(tb testing.TB, ns string) (scoped.Store, *requestCounter) {
 	rc := new(requestCounter)
 	c.AddHook(rc)
 	return redisstore.New(c, redisstore.WithPrefix(ns)), rc
+}
+
+// fileNamespace returns a new directory, removed at cleanup.
+func fileNamespace(tb testing.TB) string { return tb.TempDir() }
+
+// openFile returns a store over the directory ns. It sends no requests.
+func openFile(tb testing.TB, ns string) (scoped.Store, *requestCounter) {
+	s, err := file.Open(ns)
+	if err != nil {
+		tb.Fatalf("file.Open(%q): %v", ns, err)
+	}
+	return s, nil
 }

@@ -54,7 +54,7 @@ var procsCases = []struct {
 }{
 	{"redis", 4, 16},
 	{"redis", 2, 32},
-	// HOOK(file): add {"file", 4, 16} with the file backend.
+	{"file", 4, 16},
 }
 
 // BenchmarkIncrementProcs increments one hot msgpack counter from several
