@@ -18,8 +18,8 @@ import (
 // on the record the store returned. The order of the handlers in a batch is
 // the order of the commits: the history is serializable.
 
-// resolveTimeout bounds the read that learns the outcome of a write whose
-// leader's context ended while it was in flight.
+// resolveTimeout bounds the second write that learns the outcome of a write
+// whose leader's context ended while it was in flight.
 const resolveTimeout = 5 * time.Second
 
 // submit runs o on the scope name and returns its outcome.
@@ -155,10 +155,10 @@ func (l *leader) run() {
 				return
 			}
 			if ctx.Err() != nil {
-				l.resolveDetached(token, err)
+				l.resolveDetached(final, token, err)
 				return
 			}
-			if cur, ok, err = l.resolve(ctx, token, err); err != nil {
+			if cur, ok, err = l.resolve(ctx, final, token, err); err != nil {
 				l.settleAll(err)
 				return
 			}
@@ -264,21 +264,26 @@ func (l *leader) write(ctx context.Context, final []byte, token Token) (Record, 
 	return l.e.store.CompareAndSet(ctx, l.ent.name, l.rec.Version, final, token)
 }
 
-// resolve learns the outcome of the write of token, whose reply failed with
-// cause, by reading the scope back. It returns the committed record and
-// true, the current record and false if the write was not applied, or an
-// ErrCommitUnknown error.
-func (l *leader) resolve(ctx context.Context, token Token, cause error) (Record, bool, error) {
+// resolve learns the outcome of the write of final with token, whose reply
+// failed with cause, by sending the same write again. A Load would not do: a
+// write the client gave up on may still be applied later by the server (one
+// waiting for a lock, one still in a socket buffer), after a Load found it
+// absent. The second copy fences the first: whichever applies, the other
+// finds the version moved and is refused.
+//
+// It returns the committed record and true; or the current record and false
+// when the write is known not to be applied, and never will be; or an error
+// matching ErrCommitUnknown.
+func (l *leader) resolve(ctx context.Context, final []byte, token Token, cause error) (Record, bool, error) {
 	name := l.ent.name
-	l.e.counters.loads.Add(1)
-	cur, err := l.e.store.Load(ctx, name)
+	cur, ok, err := l.write(ctx, final, token)
 	switch {
 	case err != nil:
 		return Record{}, false, commitUnknown(name, errors.Join(cause, err))
-	case cur.Writer == token:
+	case ok || cur.Writer == token:
 		return cur, true, nil
-	case cur.Version == l.rec.Version:
-		return cur, false, nil
+	case cur.Version == l.rec.Version+1:
+		return cur, false, nil // another writer took the version ours needed
 	default: // others wrote since: ours may be under theirs, or may be lost
 		return Record{}, false, commitUnknown(name, cause)
 	}
@@ -287,14 +292,14 @@ func (l *leader) resolve(ctx context.Context, token Token, cause error) (Record,
 // resolveDetached settles self, whose context ended while its batch's write
 // was in flight, and learns the outcome for the rest of the batch in the
 // background, keeping the lead until it knows.
-func (l *leader) resolveDetached(token Token, cause error) {
+func (l *leader) resolveDetached(final []byte, token Token, cause error) {
 	name := l.ent.name
 	l.self.err = commitUnknown(name, contextError(name, l.self.ctx.Err()))
 	l.ops = slices.DeleteFunc(l.ops, func(o *op) bool { return o == l.self })
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(l.self.ctx), resolveTimeout)
 	go func() {
 		defer cancel()
-		cur, ok, err := l.resolve(ctx, token, cause)
+		cur, ok, err := l.resolve(ctx, final, token, cause)
 		switch {
 		case err != nil:
 			l.settleAll(err)

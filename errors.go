@@ -36,9 +36,10 @@ var (
 	ErrTooManyConflicts = errors.New("scoped: too many conflicting writers")
 
 	// ErrCommitUnknown is returned, joined with its cause, when a commit was
-	// sent but its outcome could not be learned (the connection failed or the
-	// context ended while the write was in flight, and reading the scope back
-	// failed too). The change may or may not have been written.
+	// sent but its outcome could not be learned: the connection failed or the
+	// context ended while the write was in flight, and sending it again failed
+	// too, or found that other writers had committed since. The change may or
+	// may not have been written.
 	ErrCommitUnknown = errors.New("scoped: commit outcome unknown")
 )
 

@@ -262,12 +262,9 @@ func TestLeaderCancelledMidWrite(t *testing.T) {
 
 	// The second batch's write is applied, but its reply is held until the
 	// leader's context ends, and then lost.
-	var second atomic.Bool
+	var writes atomic.Int32
 	s.After = func(ctx context.Context, m, _ string) error {
-		if m == "CompareAndSet" && second.CompareAndSwap(false, true) {
-			return nil // the first batch
-		}
-		if m == "CompareAndSet" {
+		if m == "CompareAndSet" && writes.Add(1) == 2 {
 			<-ctx.Done()
 			return ctx.Err()
 		}
@@ -342,5 +339,47 @@ func TestNoStarvationBehindABusyWriter(t *testing.T) {
 	}
 	if n, _ := scoped.Read[int](t.Context(), quiet, "n"); n != int(busyCommits.Load())+20 {
 		t.Fatalf("n = %d, want %d", n, busyCommits.Load()+20)
+	}
+}
+
+// zombieStore loses the reply of one write and applies that write later,
+// just before the next write arrives, as a server does with a statement that
+// outlived its client's patience (waiting on a lock, say).
+type zombieStore struct {
+	*memstore.Store
+	mu      sync.Mutex
+	armed   bool
+	pending func()
+}
+
+func (z *zombieStore) CompareAndSet(ctx context.Context, name string, expected uint64, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.pending != nil {
+		z.pending()
+		z.pending = nil
+	}
+	if z.armed {
+		z.armed = false
+		z.pending = func() { z.Store.CompareAndSet(context.Background(), name, expected, value, writer) }
+		return scoped.Record{}, false, errConnReset
+	}
+	return z.Store.CompareAndSet(ctx, name, expected, value, writer)
+}
+
+// A write whose reply was lost and that lands later is not applied twice:
+// the engine learns the outcome by sending the same write again, which
+// fences the first copy.
+func TestLateWriteIsNotDoubled(t *testing.T) {
+	z := &zombieStore{Store: memstore.New()}
+	e := scoped.New(z)
+	ctx := t.Context()
+	scoped.Update(ctx, e, "n", increment)
+	z.armed = true
+	if n, err := scoped.Update(ctx, e, "n", increment); err != nil || n != 2 {
+		t.Fatalf("Update whose write landed late = %d, %v; want 2, nil", n, err)
+	}
+	if n, _ := scoped.Read[int](ctx, e, "n"); n != 2 {
+		t.Fatalf("n = %d after 2 increments", n)
 	}
 }

@@ -15,9 +15,11 @@ import (
 // scope's version strictly increases over its whole life, across deletes and
 // re-creations: a deleted scope keeps its version as a tombstone.
 //
-// Implementations must be safe for concurrent use, and every method must
-// reach the backing server at most once (one round trip), so that one engine
-// attempt costs one round trip.
+// Implementations must be safe for concurrent use. Each method should reach
+// the backing server once (one round trip), so that one engine attempt costs
+// one round trip; a backend that needs a second one for a refused write says
+// so. When a write's reply is lost, the engine sends the very same write
+// again (same expected version, value and writer) to learn its outcome.
 type Store interface {
 	// Load returns the current record of the scope. A scope that does not
 	// exist is not an error: it is a Record with a nil Value.

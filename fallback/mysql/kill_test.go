@@ -1,0 +1,198 @@
+package mysql_test
+
+import (
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	mysqldriver "github.com/go-sql-driver/mysql"
+
+	"github.com/scoped-go/scoped"
+	"github.com/scoped-go/scoped/internal/testenv"
+)
+
+// ledger is a counter that also lists the calls that incremented it, so
+// that a lost or doubled increment shows which call it was.
+type ledger struct {
+	N     int
+	Calls []int64
+}
+
+// While calls increment one scope from two engines, a second connection
+// kills the store's connections in the middle of their statements, until
+// some calls have failed. Every call either succeeds, and its increment is
+// in the ledger exactly once, or fails: with ErrCommitUnknown its increment
+// may be there (once), with any other error it must not be.
+func TestConnectionKill(t *testing.T) {
+	admin := testenv.MySQL(t)
+	logged := &countingLogger{}
+	s, table := newStoreOn(t, quietPool(t, logged))
+	const engines, workers, kills, maxRounds = 2, 4, 25, 100_000
+
+	var (
+		mu                          sync.Mutex
+		succeeded, unknown, refused []int64
+		errorsSeen                  = map[string]int{}
+		unwrapped                   []error // errors that do not wrap the driver's
+		nextCall                    atomic.Int64
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range engines {
+		e := scoped.New(s)
+		for range workers {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					call := nextCall.Add(1)
+					_, err := scoped.Update(t.Context(), e, "ledger", func(l *ledger) (int, error) {
+						l.N++
+						l.Calls = append(l.Calls, call)
+						return l.N, nil
+					})
+					mu.Lock()
+					if err != nil && !fromDriver(err) {
+						unwrapped = append(unwrapped, err)
+					}
+					switch {
+					case err == nil:
+						succeeded = append(succeeded, call)
+					case errors.Is(err, scoped.ErrCommitUnknown):
+						unknown = append(unknown, call)
+						errorsSeen[fmt.Sprintf("engine %d: unknown", i)]++
+					default:
+						refused = append(refused, call)
+						errorsSeen[fmt.Sprintf("engine %d: %v", i, err)]++
+					}
+					mu.Unlock()
+				}
+			})
+		}
+	}
+
+	// Kill the connections running a statement on the test's table. The
+	// ids come from the server, so formatting them into KILL is safe.
+	failures := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(unknown) + len(refused)
+	}
+	killed, rounds := 0, 0
+	for ; killed < kills || failures() == 0; rounds++ {
+		if rounds == maxRounds {
+			close(stop)
+			wg.Wait()
+			t.Fatalf("after %d rounds: %d kills, %d failed calls; want %d kills and a failed call", rounds, killed, failures(), kills)
+		}
+		rows, err := admin.QueryContext(t.Context(),
+			"SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND ID <> CONNECTION_ID()", "%"+table+"%")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+		for _, id := range ids {
+			if _, err := admin.ExecContext(t.Context(), fmt.Sprintf("KILL %d", id)); err == nil {
+				killed++ // an error is a connection that ended first
+			}
+		}
+	}
+	close(stop)
+	wg.Wait()
+
+	l, err := scoped.Read[ledger](t.Context(), scoped.New(s), "ledger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d kills: %d calls succeeded, %d ended with ErrCommitUnknown, %d with another error; ledger at %d; the driver logged %d lines",
+		killed, len(succeeded), len(unknown), len(refused), l.N, logged.n.Load())
+	for msg, n := range errorsSeen {
+		t.Logf("%4d × %s", n, msg)
+	}
+
+	for _, err := range unwrapped {
+		t.Errorf("error without the driver's error in its chain: %v", err)
+	}
+	if l.N != len(l.Calls) {
+		t.Fatalf("ledger counts %d increments but lists %d", l.N, len(l.Calls))
+	}
+	inLedger := map[int64]int{}
+	for _, c := range l.Calls {
+		inLedger[c]++
+	}
+	for c, n := range inLedger {
+		if n != 1 {
+			t.Errorf("call %d incremented %d times", c, n)
+		}
+		if !slices.Contains(succeeded, c) && !slices.Contains(unknown, c) {
+			t.Errorf("call %d is in the ledger but neither succeeded nor ended unknown", c)
+		}
+	}
+	for _, c := range succeeded {
+		if inLedger[c] == 0 {
+			t.Errorf("call %d succeeded but its increment is lost", c)
+		}
+	}
+	for _, c := range refused {
+		if inLedger[c] != 0 {
+			t.Errorf("call %d failed with a definite error but its increment was written", c)
+		}
+	}
+	landed := 0
+	for _, c := range unknown {
+		landed += inLedger[c]
+	}
+	if l.N != len(succeeded)+landed {
+		t.Errorf("ledger at %d; want %d successes + %d unknown calls that landed", l.N, len(succeeded), landed)
+	}
+	t.Logf("%d of %d unknown calls had landed", landed, len(unknown))
+}
+
+// fromDriver reports whether err wraps an error of the driver or of
+// database/sql's driver interface.
+func fromDriver(err error) bool {
+	var me *mysqldriver.MySQLError
+	return errors.As(err, &me) || errors.Is(err, mysqldriver.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn)
+}
+
+// quietPool returns a pool on the test server whose driver logs into l
+// instead of stderr: killed connections make it log every one.
+func quietPool(t *testing.T, l *countingLogger) *sql.DB {
+	t.Helper()
+	cfg, err := mysqldriver.ParseDSN(testenv.MySQLDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Logger = l
+	connector, err := mysqldriver.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(connector)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// countingLogger counts the driver's log lines.
+type countingLogger struct{ n atomic.Int64 }
+
+func (l *countingLogger) Print(...any) { l.n.Add(1) }

@@ -1,0 +1,78 @@
+package mysql_test
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/scoped-go/scoped"
+	"github.com/scoped-go/scoped/fallback/mysql"
+	"github.com/scoped-go/scoped/internal/testenv"
+)
+
+// packetOverhead is the store's room for everything but the value in
+// max_allowed_packet.
+const packetOverhead = 1024
+
+// A value over WithMaxValueSize is refused before any I/O: the store's pool
+// is closed, and the error is still the typed one.
+func TestConfiguredValueLimit(t *testing.T) {
+	s := closedStore(t, mysql.WithMaxValueSize(10))
+	_, _, err := s.CompareAndSet(t.Context(), "a", 0, make([]byte, 11), scoped.NewToken())
+	var tooLarge *scoped.ValueTooLargeError
+	if !errors.Is(err, scoped.ErrValueTooLarge) || !errors.As(err, &tooLarge) ||
+		*tooLarge != (scoped.ValueTooLargeError{Scope: "a", Size: 11, Limit: 10}) {
+		t.Fatalf("CompareAndSet of 11 bytes over a limit of 10: %v; want a ValueTooLargeError", err)
+	}
+
+	// At the limit the value is written, on a real server.
+	s, _, _ = newStore(t, mysql.WithMaxValueSize(10))
+	if _, ok, err := s.CompareAndSet(t.Context(), "a", 0, make([]byte, 10), scoped.NewToken()); err != nil || !ok {
+		t.Fatalf("CompareAndSet of 10 bytes under a limit of 10: %v, %v", ok, err)
+	}
+	if _, _, err := s.CompareAndSet(t.Context(), "a", 1, make([]byte, 11), scoped.NewToken()); !errors.Is(err, scoped.ErrValueTooLarge) {
+		t.Fatalf("CompareAndSet of 11 bytes: %v; want ErrValueTooLarge", err)
+	}
+}
+
+// The server's max_allowed_packet less the overhead is the limit without
+// WithMaxValueSize: one byte over is refused without sending it (the server
+// receives only the status queries around the call), and a value exactly at
+// the limit is written and read back whole.
+func TestServerValueLimit(t *testing.T) {
+	db := testenv.MySQL(t)
+	db.SetMaxOpenConns(1) // the session counters below are the store's
+	var maxPacket int
+	if err := db.QueryRowContext(t.Context(), "SELECT @@max_allowed_packet").Scan(&maxPacket); err != nil {
+		t.Fatal(err)
+	}
+	if maxPacket > 64<<20 {
+		t.Skipf("max_allowed_packet is %d bytes: a value at the limit is too big for a test", maxPacket)
+	}
+	s, _ := newStoreOn(t, db)
+	limit := maxPacket - packetOverhead
+	if _, _, err := s.CompareAndSet(t.Context(), "small", 0, []byte("x"), scoped.NewToken()); err != nil {
+		t.Fatal(err) // the store has read the limit and prepared its statements
+	}
+
+	over := bytes.Repeat([]byte{0x00, '\'', '\\', 0xff}, limit/4+1)[:limit+1]
+	before := sessionStatus(t, db)["Bytes_received"]
+	_, _, err := s.CompareAndSet(t.Context(), "big", 0, over, scoped.NewToken())
+	received := sessionStatus(t, db)["Bytes_received"] - before
+	var tooLarge *scoped.ValueTooLargeError
+	if !errors.As(err, &tooLarge) || tooLarge.Size != limit+1 || tooLarge.Limit != limit {
+		t.Fatalf("CompareAndSet of %d bytes: %v; want a ValueTooLargeError with limit %d", limit+1, err, limit)
+	}
+	if received > 4096 {
+		t.Fatalf("the server received %d bytes during the refused call; want only the status query", received)
+	}
+
+	at := over[:limit]
+	if _, ok, err := s.CompareAndSet(t.Context(), "big", 0, at, scoped.NewToken()); err != nil || !ok {
+		t.Fatalf("CompareAndSet of %d bytes, at the limit: %v, %v", limit, ok, err)
+	}
+	rec, err := s.Load(t.Context(), "big")
+	if err != nil || !bytes.Equal(rec.Value, at) {
+		t.Fatalf("Load of the value at the limit: %d bytes, %v; want %d bytes back", len(rec.Value), err, limit)
+	}
+}
