@@ -1,10 +1,12 @@
 package bench
 
 import (
+	"context"
 	"testing"
 
 	"github.com/scoped-go/scoped"
 	"github.com/scoped-go/scoped/fallback/file"
+	"github.com/scoped-go/scoped/fallback/mysql"
 	"github.com/scoped-go/scoped/internal/testenv"
 	"github.com/scoped-go/scoped/redisstore"
 )
@@ -28,7 +30,7 @@ func backends() []backend {
 	return []backend{
 		{name: "redis", namespace: redisNamespace, open: openRedis},
 		{name: "file", namespace: fileNamespace, open: openFile},
-		// HOOK(mysql): add the fallback/mysql backend here once it is on main.
+		{name: "mysql", namespace: mysqlNamespace, open: openMySQL},
 	}
 }
 
@@ -69,5 +71,49 @@ func openFile(tb testing.TB, ns string) (scoped.Store, *requestCounter) {
 	if err != nil {
 		tb.Fatalf("file.Open(%q): %v", ns, err)
 	}
+	return s, nil
+}
+
+// mysqlIdleConns is how many idle connections a MySQL pool keeps: enough
+// for every goroutine of a benchmark, where database/sql's default of 2
+// would reconnect (and prepare the statements again) for most calls.
+const mysqlIdleConns = 64
+
+// mysqlNamespace returns a new table on the test MySQL, dropped at cleanup.
+func mysqlNamespace(tb testing.TB) string {
+	db := testenv.MySQL(tb)
+	table := testenv.UniqueName("scopedbench_")
+	s, err := mysql.New(db, mysql.WithTable(table))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("closing the store of table %s: %v", table, err)
+		}
+		if _, err := db.ExecContext(context.Background(), "DROP TABLE IF EXISTS `"+table+"`"); err != nil {
+			tb.Errorf("dropping table %s: %v", table, err)
+		}
+	})
+	if err := s.CreateTable(context.Background()); err != nil {
+		tb.Fatalf("creating table %s: %v", table, err)
+	}
+	return table
+}
+
+// openMySQL returns a store on the table ns with a pool of its own. Its
+// requests are not counted.
+func openMySQL(tb testing.TB, ns string) (scoped.Store, *requestCounter) {
+	db := testenv.MySQL(tb)
+	db.SetMaxIdleConns(mysqlIdleConns)
+	s, err := mysql.New(db, mysql.WithTable(ns))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("closing the store of table %s: %v", ns, err)
+		}
+	})
 	return s, nil
 }
