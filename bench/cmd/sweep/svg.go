@@ -79,9 +79,9 @@ func newSeries(r *result, procsMarkers map[string]int) *series {
 // Layout of the chart, in pixels.
 const (
 	chartWidth  = 1140
-	chartHeight = 430
+	chartHeight = 480
 	plotTop     = 60
-	plotBottom  = 360
+	plotBottom  = 400
 	plotWidth   = 350
 	legendX     = 905
 )
