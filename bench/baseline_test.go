@@ -61,7 +61,7 @@ func benchIncr(b *testing.B, g int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	got, err := c.Get(context.WithoutCancel(b.Context()), key).Int()
+	got, err := c.Get(b.Context(), key).Int()
 	if err != nil || got != b.N {
 		b.Fatalf("INCR counter = %d, %v after %d increments", got, err, b.N)
 	}
@@ -93,7 +93,7 @@ func benchWatchMulti(b *testing.B, contention string, g int) {
 		want[keys[w]] += n
 	}
 	for key, n := range want {
-		got, err := readMsgpackCounter(context.WithoutCancel(b.Context()), c, key)
+		got, err := readMsgpackCounter(b.Context(), c, key)
 		if err != nil || got != n {
 			b.Fatalf("WATCH/MULTI counter %s = %d, %v after %d increments", key, got, err, n)
 		}

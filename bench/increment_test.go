@@ -101,7 +101,7 @@ func verifyCounters(b *testing.B, e *scoped.Engine, contention string, shares []
 		want[scopeOf(contention, w)] += n
 	}
 	for scope, n := range want {
-		got, err := scoped.Read[int](context.WithoutCancel(b.Context()), e, scope)
+		got, err := scoped.Read[int](b.Context(), e, scope)
 		if err != nil {
 			b.Fatalf("reading %s back: %v", scope, err)
 		}

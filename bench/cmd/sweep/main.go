@@ -41,7 +41,7 @@ type config struct {
 
 func main() {
 	var cfg config
-	flag.StringVar(&cfg.bench, "bench", ".", "regexp of the benchmarks to run, as go test -bench takes it")
+	flag.StringVar(&cfg.bench, "bench", ".", "benchmarks to run, as go test -bench takes it (a regexp per /-separated level)")
 	flag.StringVar(&cfg.benchtime, "benchtime", "5s", "time or iterations (100x) per benchmark, as go test -benchtime takes it")
 	flag.IntVar(&cfg.count, "count", 1, "runs of each benchmark; the table shows their medians")
 	flag.StringVar(&cfg.timeout, "timeout", "60m", "timeout of go test")
