@@ -429,5 +429,5 @@ func contextError(name string, err error) error {
 }
 
 func commitUnknown(name string, cause error) error {
-	return fmt.Errorf("scoped: scope %q: %w: %w", truncate(name), ErrCommitUnknown, cause)
+	return fmt.Errorf("%w: scope %q: %w", ErrCommitUnknown, truncate(name), cause)
 }

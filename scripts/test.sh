@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 export SCOPED_REDIS_ADDR="${SCOPED_REDIS_ADDR:-127.0.0.1:6379}"
 export SCOPED_MYSQL_DSN="${SCOPED_MYSQL_DSN:-root@tcp(127.0.0.1:3306)/test}"
 

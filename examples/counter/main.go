@@ -6,10 +6,12 @@
 //	go run ./examples/counter                  # state in a local directory; sends itself 100 requests
 //	go run ./examples/counter -serve           # keeps serving on -addr
 //	go run ./examples/counter -redis 127.0.0.1:6379
+//	go run ./examples/counter -mysql 'root@tcp(127.0.0.1:3306)/test'
 package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,28 +25,31 @@ import (
 	"strings"
 	"sync"
 
+	_ "github.com/go-sql-driver/mysql"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/scoped-go/scoped"
 	"github.com/scoped-go/scoped/fallback/file"
+	"github.com/scoped-go/scoped/fallback/mysql"
 	"github.com/scoped-go/scoped/redisstore"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to serve on")
 	dir := flag.String("dir", filepath.Join(os.TempDir(), "scoped-counter"), "directory of the state, when not on Redis")
-	redisAddr := flag.String("redis", "", "Redis address (host:port); empty keeps the state in -dir")
+	redisAddr := flag.String("redis", "", "Redis address (host:port) to keep the state in")
+	mysqlDSN := flag.String("mysql", "", "MySQL or MariaDB data source name to keep the state in")
 	serve := flag.Bool("serve", false, "keep serving instead of sending test requests and exiting")
 	requests := flag.Int("requests", 100, "test requests to send")
 	clients := flag.Int("clients", 10, "concurrent test clients")
 	flag.Parse()
-	if err := run(*addr, *dir, *redisAddr, *serve, *requests, *clients); err != nil {
+	if err := run(*addr, backend{*dir, *redisAddr, *mysqlDSN}, *serve, *requests, *clients); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(addr, dir, redisAddr string, serve bool, requests, clients int) error {
-	store, describe, closeStore, err := openStore(dir, redisAddr)
+func run(addr string, b backend, serve bool, requests, clients int) error {
+	store, describe, closeStore, err := b.open()
 	if err != nil {
 		return err
 	}
@@ -85,17 +90,40 @@ func counter(e *scoped.Engine) http.Handler {
 	})
 }
 
-func openStore(dir, redisAddr string) (scoped.Store, string, func(), error) {
-	if redisAddr == "" {
-		s, err := file.Open(dir)
-		return s, "directory " + dir, func() {}, err
+// backend says where the state lives: Redis, else MySQL, else the directory.
+type backend struct {
+	dir, redisAddr, mysqlDSN string
+}
+
+// open returns the store, a description of it, and what closes it.
+func (b backend) open() (scoped.Store, string, func(), error) {
+	ctx := context.Background()
+	switch {
+	case b.redisAddr != "":
+		c := redis.NewClient(&redis.Options{Addr: b.redisAddr})
+		if err := c.Ping(ctx).Err(); err != nil {
+			c.Close()
+			return nil, "", nil, fmt.Errorf("redis at %s: %w", b.redisAddr, err)
+		}
+		return redisstore.New(c), "Redis at " + b.redisAddr, func() { c.Close() }, nil
+	case b.mysqlDSN != "":
+		db, err := sql.Open("mysql", b.mysqlDSN)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		s, err := mysql.New(db)
+		if err == nil {
+			err = s.CreateTable(ctx)
+		}
+		if err != nil {
+			db.Close()
+			return nil, "", nil, err
+		}
+		return s, "MySQL table " + mysql.DefaultTable, func() { s.Close(); db.Close() }, nil
+	default:
+		s, err := file.Open(b.dir)
+		return s, "directory " + b.dir, func() {}, err
 	}
-	c := redis.NewClient(&redis.Options{Addr: redisAddr})
-	if err := c.Ping(context.Background()).Err(); err != nil {
-		c.Close()
-		return nil, "", nil, fmt.Errorf("redis at %s: %w", redisAddr, err)
-	}
-	return redisstore.New(c), "Redis at " + redisAddr, func() { c.Close() }, nil
 }
 
 // selfTest sends requests from concurrent clients and checks that every

@@ -31,7 +31,7 @@ func TestCounterCountsEveryRequest(t *testing.T) {
 }
 
 func TestSelfTest(t *testing.T) {
-	if err := run("127.0.0.1:0", t.TempDir(), "", false, 50, 5); err != nil {
+	if err := run("127.0.0.1:0", backend{dir: t.TempDir()}, false, 50, 5); err != nil {
 		t.Fatal(err)
 	}
 }
