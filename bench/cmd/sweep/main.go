@@ -32,6 +32,7 @@ type config struct {
 	bench     string
 	benchtime string
 	count     int
+	passes    int
 	timeout   string
 	out       string
 	svg       string
@@ -43,7 +44,8 @@ func main() {
 	var cfg config
 	flag.StringVar(&cfg.bench, "bench", ".", "benchmarks to run, as go test -bench takes it (a regexp per /-separated level)")
 	flag.StringVar(&cfg.benchtime, "benchtime", "5s", "time or iterations (100x) per benchmark, as go test -benchtime takes it")
-	flag.IntVar(&cfg.count, "count", 1, "runs of each benchmark; the table shows their medians")
+	flag.IntVar(&cfg.count, "count", 1, "runs of each benchmark in a row; the table shows their medians")
+	flag.IntVar(&cfg.passes, "passes", 1, "times to run the whole matrix, one pass after another, so that slow spells of a shared machine hit baselines and variants alike; the table shows medians")
 	flag.StringVar(&cfg.timeout, "timeout", "60m", "timeout of go test")
 	flag.StringVar(&cfg.out, "out", "BENCHMARKS.md", "markdown file whose generated section is rewritten; empty for none")
 	flag.StringVar(&cfg.svg, "svg", "bench/results.svg", "SVG chart to write; empty for none")
@@ -104,8 +106,18 @@ func sweep(ctx context.Context, cfg config, invocation string) error {
 		}
 		goTest = "(output read from " + cfg.in + ")"
 	} else {
-		fmt.Fprintf(os.Stderr, "sweep: %s\n", goTest)
-		output, testErr = runGoTest(ctx, root, args)
+		for pass := 1; pass <= max(cfg.passes, 1); pass++ {
+			fmt.Fprintf(os.Stderr, "sweep: pass %d of %d: %s\n", pass, max(cfg.passes, 1), goTest)
+			out, err := runGoTest(ctx, root, args)
+			output = append(output, out...)
+			testErr = errors.Join(testErr, err)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		if cfg.passes > 1 {
+			goTest = fmt.Sprintf("%s, %d times", goTest, cfg.passes)
+		}
 		if cfg.raw != "" {
 			if err := os.WriteFile(cfg.raw, output, 0o644); err != nil {
 				return err

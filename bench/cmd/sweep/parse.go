@@ -148,7 +148,7 @@ func parse(in io.Reader) (*report, error) {
 			r.Metrics[unit] = median(vs)
 		}
 	}
-	rep.Failed = leaves(rep.Failed)
+	rep.Failed, rep.Skipped = leaves(rep.Failed), leaves(rep.Skipped)
 	return rep, nil
 }
 
@@ -181,12 +181,18 @@ func addLine(rep *report, byName map[string]*result, fields []string) error {
 	return nil
 }
 
-// leaves drops the failures of parent benchmarks that only failed because
-// a sub-benchmark did.
+// leaves drops the outcomes of parent benchmarks that only failed because a
+// sub-benchmark did, and repeats of an outcome (-count, several passes).
 func leaves(failed []outcome) []outcome {
-	return slices.DeleteFunc(slices.Clone(failed), func(o outcome) bool {
-		return slices.ContainsFunc(failed, func(c outcome) bool { return strings.HasPrefix(c.Name, o.Name+"/") })
-	})
+	var out []outcome
+	for _, o := range failed {
+		parent := slices.ContainsFunc(failed, func(c outcome) bool { return strings.HasPrefix(c.Name, o.Name+"/") })
+		seen := slices.ContainsFunc(out, func(c outcome) bool { return c.Name == o.Name })
+		if !parent && !seen {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // median returns the median of vs, which is not empty.

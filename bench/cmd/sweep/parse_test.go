@@ -103,3 +103,24 @@ func TestParseErrors(t *testing.T) {
 		})
 	}
 }
+
+// Output of several passes, one after another, gives each benchmark's
+// median over all of them and each failure once.
+func TestParsePasses(t *testing.T) {
+	sample, err := os.ReadFile("testdata/sample.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	twice := string(sample) + string(sample)
+	rep, err := parse(strings.NewReader(twice))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 8 || len(rep.Failed) != 1 || len(rep.Skipped) != 1 {
+		t.Fatalf("%d results, %d failed, %d skipped; want 8, 1, 1", len(rep.Results), len(rep.Failed), len(rep.Skipped))
+	}
+	r := rep.find(kindEngine, "redis", "hot", 1, 64)
+	if r.Runs != 4 || r.Metrics[unitOpsPerSec] != 700000 {
+		t.Fatalf("hot/g64: %d runs, %v ops/s; want 4 and 700000", r.Runs, r.Metrics[unitOpsPerSec])
+	}
+}
