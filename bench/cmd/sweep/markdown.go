@@ -41,7 +41,7 @@ func writeSection(w io.Writer, rep *report, ru run) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "### Results")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Medians over the runs of each benchmark. × INCR and × WATCH/MULTI divide ops/s by the")
+	fmt.Fprintf(w, "Medians over %s of each benchmark. × INCR and × WATCH/MULTI divide ops/s by the\n", runsOf(rep))
 	fmt.Fprintln(w, "baseline's at the same number of goroutines (WATCH/MULTI of the same contention, hot for")
 	fmt.Fprintln(w, "the cross-process rows), measured in the same run on the same Redis. Retries/op counts")
 	fmt.Fprintln(w, "attempts beyond the first (the engine's Stats; TxFailedErr for WATCH/MULTI). Round")
@@ -70,6 +70,25 @@ func writeSection(w io.Writer, rep *report, ru run) {
 		}
 	}
 	fmt.Fprintln(w, endMarker)
+}
+
+// runsOf says how many runs each benchmark's medians are taken over.
+func runsOf(rep *report) string {
+	lo, hi := 0, 0
+	for i, r := range rep.Results {
+		if i == 0 || r.Runs < lo {
+			lo = r.Runs
+		}
+		hi = max(hi, r.Runs)
+	}
+	switch {
+	case lo == hi && hi == 1:
+		return "the single run"
+	case lo == hi:
+		return fmt.Sprintf("the %d runs", hi)
+	default:
+		return fmt.Sprintf("the %d to %d runs", lo, hi)
+	}
 }
 
 // replaceSection returns doc with its generated section replaced by

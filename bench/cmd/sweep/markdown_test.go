@@ -37,7 +37,7 @@ func TestWriteSection(t *testing.T) {
 	})
 	out := b.String()
 	for _, want := range []string{
-		beginMarker, endMarker, "2 CPUs (Test CPU)", "Go 1.26.0, Redis 7.0.15, MySQL 10.11", "`go run ./bench/cmd/sweep`",
+		beginMarker, endMarker, "Medians over the 1 to 2 runs of each benchmark", "2 CPUs (Test CPU)", "Go 1.26.0, Redis 7.0.15, MySQL 10.11", "`go run ./bench/cmd/sweep`",
 		"| `Increment/redis/hot/g64` |", "](bench/results.svg)", "| hot, Redis, 64 goroutines: ≥ 2× INCR ops/s | 3.50× | met |",
 		"- `IncrementProcs/redis/hot/p4xg16` failed: procs_test.go:123:", "- `Increment/mysql/hot/g1` skipped: increment_test.go:80:",
 	} {
