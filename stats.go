@@ -3,7 +3,9 @@ package scoped
 import "sync/atomic"
 
 // Stats counts what an Engine did since it was created. Retries/Calls is the
-// retry rate; (Loads+Writes)/Calls the round trips per call.
+// retry rate; (Loads+Writes)/Calls the Store calls per call, which are round
+// trips unless the store shares them (redisstore pipelines concurrent calls)
+// or needs two for one (fallback/mysql after a refused write).
 type Stats struct {
 	Calls     uint64 // Run, Update, Delete, View and Read calls made
 	Loads     uint64 // Store.Load round trips

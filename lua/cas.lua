@@ -12,11 +12,12 @@
 --
 -- Returns {1} when written, or {0, version, writer, value} with the current
 -- record (as load.lua) when the stored version is not the expected one. A
--- conflict is a normal reply, not an error.
-local cur = redis.call('HMGET', KEYS[1], 'n', 'w', 'v')
-local version = cur[1] or '0'
+-- conflict is a normal reply, not an error. Only the version is read on the
+-- way to a write: the writer and value are read only for a conflict's reply.
+local version = redis.call('HGET', KEYS[1], 'n') or '0'
 if version ~= ARGV[1] then
-  return {0, version, cur[2] or '', cur[3] or ''}
+  local cur = redis.call('HMGET', KEYS[1], 'w', 'v')
+  return {0, version, cur[1] or '', cur[2] or ''}
 end
 if ARGV[4] == '' then
   redis.call('HSET', KEYS[1], 'n', ARGV[2], 'w', ARGV[3])

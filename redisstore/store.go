@@ -32,7 +32,7 @@ type Store struct {
 // Defaults of WithPipelining.
 const (
 	DefaultMaxDirect    = 8
-	DefaultMaxPipelines = 2
+	DefaultMaxPipelines = 4
 )
 
 var _ scoped.Store = (*Store)(nil)
