@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"time"
 )
@@ -93,7 +92,6 @@ func (e *Engine) wait(ent *entry, o *op) error {
 
 func (e *Engine) woken(ent *entry, o *op, s signal) {
 	if s == sigLead {
-		runtime.Gosched() // let the calls the last batch woke queue up first
 		e.lead(ent, o)
 	}
 }
