@@ -11,8 +11,9 @@ import (
 
 // Pipelining across scopes. A script call is sent on its own while few calls
 // are in flight, so that a lightly loaded store adds no latency. Past that,
-// calls queue, and flushers send everything queued as one pipeline, with a
-// few pipelines in flight at once: concurrent commits to different scopes
+// and for as long as any pipeline is being flushed, calls queue, and flushers
+// send everything queued as one pipeline, with a few pipelines in flight at
+// once: concurrent commits to different scopes
 // then share round trips (one write and one read system call on each side
 // for a whole batch). On loopback a write system call costs about as much
 // client CPU as the rest of a call, so this is where throughput comes from.
@@ -51,7 +52,7 @@ type batch struct {
 // run calls script and returns its reply as a slice.
 func (p *pipeliner) run(ctx context.Context, script *script, keys []string, args ...any) ([]any, error) {
 	p.mu.Lock()
-	if p.direct < p.maxDirect && len(p.queue) == 0 {
+	if p.direct < p.maxDirect && p.flusher == 0 {
 		p.direct++
 		p.mu.Unlock()
 		reply, err := p.runDirect(ctx, script, keys, args)

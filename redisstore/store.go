@@ -47,8 +47,9 @@ func WithPrefix(prefix string) Option {
 }
 
 // WithPipelining sets when concurrent calls share round trips: a call is sent
-// on its own while fewer than maxDirect calls are in flight; past that, calls
-// queue and are sent together in pipelines, at most maxPipelines in flight.
+// on its own while fewer than maxDirect calls are in flight and no pipeline
+// is; past that, calls queue and are sent together in pipelines, at most
+// maxPipelines in flight.
 // The defaults are DefaultMaxDirect and DefaultMaxPipelines.
 func WithPipelining(maxDirect, maxPipelines int) Option {
 	return func(s *Store) { s.calls.maxDirect, s.calls.maxFlush = maxDirect, max(maxPipelines, 1) }
