@@ -114,8 +114,18 @@ func (e *Engine) lead(ent *entry, self *op) {
 	ent.shard.mu.Lock()
 	l.rec, l.tick, l.have = ent.rec, ent.recTick, ent.cached
 	ent.shard.mu.Unlock()
+	returned := false
+	defer func() {
+		if !returned { // a handler called runtime.Goexit: hand the scope on
+			l.abdicate(errGoexit)
+		}
+	}()
 	l.run()
+	returned = true
 }
+
+// errGoexit settles a leading call whose handler called runtime.Goexit.
+var errGoexit = errors.New("scoped: the handler called runtime.Goexit")
 
 func (l *leader) run() {
 	ctx, name, store := l.self.ctx, l.ent.name, l.e.store

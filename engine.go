@@ -26,8 +26,9 @@ import (
 )
 
 // Engine runs scoped calls against a Store. It is safe for concurrent use;
-// create one per store and share it. An Engine holds no goroutines and needs
-// no closing.
+// create one per store and share it. An Engine needs no closing: it runs no
+// goroutines of its own, but for one, bounded by 5 seconds, that learns the
+// outcome of a write whose caller's context ended while it was in flight.
 type Engine struct {
 	store    Store
 	opts     options
@@ -51,7 +52,11 @@ func New(store Store, opts ...Option) *Engine {
 //
 // If fn returns an error, Run writes nothing and returns that error as it
 // is. If fn panics, Run writes nothing and panics with the same value. fn may
-// run several times and must be free of side effects (see the package doc).
+// run several times and must be free of side effects (see the package doc);
+// a call whose context ends while another goroutine runs fn for it returns
+// at once, and that run of fn finishes later, its result discarded. fn must
+// not call the engine on its own scope: the inner call would wait for the
+// outer one forever.
 func Run[R any](ctx context.Context, e *Engine, name string, fn func(s *Scope) (R, error)) (R, error) {
 	var res R
 	err := e.submit(ctx, name, &op{apply: func(w *working) error {
@@ -66,7 +71,11 @@ func Run[R any](ctx context.Context, e *Engine, name string, fn func(s *Scope) (
 		res = r
 		return nil
 	}})
-	return settled(res, err)
+	if err != nil { // res may still be written by a handler left running
+		var zero R
+		return zero, err
+	}
+	return res, nil
 }
 
 // Update calls fn with the value of the scope name, decoded into a T (T's
@@ -101,12 +110,7 @@ func Update[T, R any](ctx context.Context, e *Engine, name string, fn func(v *T)
 		res = r
 		return nil
 	}})
-	return settled(res, err)
-}
-
-// settled returns a call's result, or R's zero value with its error.
-func settled[R any](res R, err error) (R, error) {
-	if err != nil {
+	if err != nil { // res may still be written by a handler left running
 		var zero R
 		return zero, err
 	}

@@ -6,10 +6,10 @@ import (
 	"unicode/utf8"
 )
 
-// Errors before any I/O: the call is refused and nothing is read or written.
+// Errors before any write: the call is refused and nothing is written.
 var (
 	// ErrInvalidName is matched by a *NameError: the scope name is empty,
-	// too long, not valid UTF-8, or holds a NUL byte.
+	// too long, not valid UTF-8, or holds a NUL byte. Nothing is read.
 	ErrInvalidName = errors.New("scoped: invalid scope name")
 
 	// ErrValueTooLarge is matched by a *ValueTooLargeError: the encoded
@@ -49,6 +49,7 @@ type NameError struct {
 	Reason string // why it was rejected
 }
 
+// Error describes the name and why it was refused.
 func (e *NameError) Error() string {
 	return fmt.Sprintf("scoped: invalid scope name %q: %s", truncate(e.Name), e.Reason)
 }
@@ -64,6 +65,7 @@ type ValueTooLargeError struct {
 	Limit int    // the limit in bytes
 }
 
+// Error gives the scope, the size and the limit.
 func (e *ValueTooLargeError) Error() string {
 	return fmt.Sprintf("scoped: scope %q: encoded value is %d bytes, over the limit of %d", truncate(e.Scope), e.Size, e.Limit)
 }
@@ -78,6 +80,7 @@ type CorruptValueError struct {
 	Err   error  // what the decoder said
 }
 
+// Error names the scope and what the decoder said.
 func (e *CorruptValueError) Error() string {
 	return fmt.Sprintf("scoped: scope %q: stored value cannot be decoded: %v", truncate(e.Scope), e.Err)
 }
@@ -95,6 +98,7 @@ type ConflictError struct {
 	Attempts int    // how many commits were tried
 }
 
+// Error names the scope and the attempts made.
 func (e *ConflictError) Error() string {
 	return fmt.Sprintf("scoped: scope %q: gave up after %d conflicting attempts", truncate(e.Scope), e.Attempts)
 }

@@ -3,6 +3,7 @@ package scoped_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -381,5 +382,89 @@ func TestLateWriteIsNotDoubled(t *testing.T) {
 	}
 	if n, _ := scoped.Read[int](ctx, e, "n"); n != 2 {
 		t.Fatalf("n = %d after 2 increments", n)
+	}
+}
+
+// A call whose context ends while the leader runs its handler returns at
+// once; the handler finishes later, and nothing of it is written or read
+// back by the caller (run under -race).
+func TestCancelWhileHandlerRuns(t *testing.T) {
+	e, s := newEngine(t)
+	ctx := t.Context()
+	scoped.Update(ctx, e, "n", increment) // cached at version 1
+
+	// The first write conflicts with a rival, after the second call queued.
+	var rival atomic.Bool
+	rival.Store(true)
+	s.Before = func(ctx context.Context, m, name string) error {
+		if m == "CompareAndSet" && rival.CompareAndSwap(true, false) {
+			waitFor(t, "the second call", func() bool { return e.Stats().Calls == 3 })
+			s.CompareAndSet(ctx, name, 1, []byte{0x05}, scoped.NewToken()) // 5
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	first := make(chan int, 1)
+	wg.Go(func() {
+		n, _ := scoped.Update(context.Background(), e, "n", increment)
+		first <- n
+	})
+	waitFor(t, "the first call", func() bool { return e.Stats().Calls == 2 })
+
+	inHandler, release := make(chan struct{}), make(chan struct{})
+	secondCtx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	wg.Go(func() {
+		_, err := scoped.Update(secondCtx, e, "n", func(n *int) (int, error) {
+			*n += 100
+			close(inHandler)
+			<-release
+			return *n, nil
+		})
+		errc <- err
+	})
+	<-inHandler // the leader runs it, on the record the conflict returned
+	cancel()
+	// Release the handler with nothing ordering it after the cancelled call's
+	// return, so that the race detector sees any access both make. The pause
+	// only makes it likely that the call has left the batch by then.
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	err := <-errc
+	wg.Wait()
+	want := 6 // the rival's 5, and the first call's increment
+	switch {
+	case errors.Is(err, context.Canceled):
+	case err == nil: // the batch committed before the call could leave it
+		want = 106
+	default:
+		t.Fatalf("call cancelled in its handler: %v", err)
+	}
+	if n, _ := scoped.Read[int](ctx, e, "n"); n != want {
+		t.Fatalf("n = %d, want %d (second call: %v)", n, want, err)
+	}
+	if n := <-first; n != 6 {
+		t.Fatalf("first call = %d, want 6 (on the rival's 5)", n)
+	}
+}
+
+// A handler that calls runtime.Goexit (t.FailNow in a test, say) ends its
+// goroutine; the scope must not stay locked for the calls after it.
+func TestGoexitInHandler(t *testing.T) {
+	e, _ := newEngine(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		scoped.Update(context.Background(), e, "n", func(n *int) (int, error) {
+			*n = 99
+			runtime.Goexit()
+			return 0, nil
+		})
+	}()
+	<-done
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if n, err := scoped.Update(ctx, e, "n", increment); err != nil || n != 1 {
+		t.Fatalf("Update after a handler's Goexit = %d, %v; want 1", n, err)
 	}
 }

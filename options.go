@@ -41,15 +41,18 @@ func WithMaxAttempts(n int) Option {
 	return func(o *options) { o.maxAttempts = max(n, 1) }
 }
 
-// WithBackoff sets the wait between attempts after a conflict: a random
-// duration (full jitter) below base·2^(n-1) for the n-th conflict in a row,
-// capped at max. Zero base retries at once.
+// WithBackoff sets the wait between attempts after conflicts. The first
+// retry after a conflict is immediate, on the record the conflict returned.
+// After the n-th conflict in a row (n ≥ 2) the engine waits a random
+// duration (full jitter) below base·2^(n-2), capped at max, and then reads
+// the record again. A zero base or max never waits.
 func WithBackoff(base, max time.Duration) Option {
 	return func(o *options) { o.backoffBase, o.backoffMax = base, max }
 }
 
 // WithMaxValueSize sets the largest encoded value, in bytes, that the engine
-// writes. A bigger value fails with ErrValueTooLarge before any I/O.
+// writes. A handler whose change makes the value bigger fails with
+// ErrValueTooLarge, and nothing of it is written.
 func WithMaxValueSize(n int) Option {
 	return func(o *options) { o.maxValueSize = n }
 }

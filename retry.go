@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// backoff waits before the next attempt after the n-th conflict in a row
-// (n ≥ 1): a random duration below min(max, base·2^(n-1)), so that writers
-// that collided spread out. It returns early with the context's error.
+// backoff waits a random duration below min(max, base·2^(n-1)) (n ≥ 1), so
+// that writers that collided spread out. It returns early with the
+// context's error.
 func (o *options) backoff(ctx context.Context, n int) error {
 	ceiling := o.backoffMax
 	if n <= 32 && o.backoffBase<<(n-1) < ceiling && o.backoffBase<<(n-1) > 0 {

@@ -23,14 +23,14 @@ import (
 // A compare-and-set that the server ran but whose reply was lost counts
 // once. The proxy closes the client's connection instead of forwarding the
 // reply to the armed EVALSHA of cas.lua, optionally after a rival engine
-// (another process) committed on top of it. go-redis, by default, sends the
-// EVALSHA again on a new connection (it retries on EOF): the second run finds
-// the version moved, by the first run or by the rival, and answers with a
-// conflict, which the engine must not take as a failure of its write: it
-// must neither apply the increment again nor, at its last attempt, report
-// ErrTooManyConflicts, which says that nothing was written. Without client
-// retries the store returns the error and the engine reads the scope back
-// to learn the outcome.
+// (another process) committed on top of it. go-redis would send a command
+// again on a new connection after EOF, and a second run of the EVALSHA would
+// find the version moved and answer with a conflict, which the engine would
+// take as a failure of its write; so redisstore sends cas.lua as a command
+// go-redis never retries. The store returns the error, and the engine sends
+// the same write again to learn the outcome: it must neither apply the
+// increment twice nor report ErrTooManyConflicts, which says that nothing
+// was written. The cases with and without client retries must agree.
 func TestLostReplyOfCompareAndSet(t *testing.T) {
 	srv := testenv.StartRedis(t)
 	for _, tt := range []struct {

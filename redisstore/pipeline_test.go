@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/scoped-go/scoped"
+	"github.com/scoped-go/scoped/internal/testenv"
 	"github.com/scoped-go/scoped/redisstore"
 )
 
@@ -18,10 +21,12 @@ import (
 // contexts end; the pipelines they were in stop waiting, and no goroutine is
 // left behind.
 func TestPipelinedCallsHonourContexts(t *testing.T) {
-	s, c := realStore(redisstore.WithPipelining(0, 1))(t)
-	e := scoped.New(s)
+	srv := testenv.StartRedis(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { c.Close() })
+	e := scoped.New(redisstore.New(c, redisstore.WithPipelining(0, 1)))
 	baseline := runtime.NumGoroutine()
-	if err := c.Do(t.Context(), "CLIENT", "PAUSE", "400", "ALL").Err(); err != nil {
+	if err := srv.Freeze(); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -33,13 +38,16 @@ func TestPipelinedCallsHonourContexts(t *testing.T) {
 			_, errs[i] = scoped.Update(ctx, e, fmt.Sprint("s", i), increment)
 		})
 	}
-	wg.Wait()
+	wg.Wait() // the server stays frozen until every call returned
+	if err := srv.Thaw(); err != nil {
+		t.Fatal(err)
+	}
 	for i, err := range errs {
 		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("call %d on a paused server: %v; want context.DeadlineExceeded", i, err)
+			t.Errorf("call %d on a frozen server: %v; want context.DeadlineExceeded", i, err)
 		}
 	}
-	// After the pause each scope holds the increment or not, and works.
+	// Thawed, each scope holds the increment or not, and works.
 	for i := range errs {
 		before, err := scoped.Read[int](t.Context(), e, fmt.Sprint("s", i))
 		if err != nil || before > 1 {

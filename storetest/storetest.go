@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"VersionsIncrease", testVersionsIncrease},
 		{"DeleteLeavesTombstone", testDeleteLeavesTombstone},
 		{"DeleteMismatch", testDeleteMismatch},
+		{"DeleteNeverWritten", testDeleteNeverWritten},
 		{"BinarySafeValues", testBinarySafeValues},
 		{"Names", testNames},
 		{"LargeValues", testLargeValues},
@@ -130,6 +131,17 @@ func testDeleteMismatch(t *testing.T, s scoped.Store) {
 	}
 	equal(t, "current record returned by Delete", cur, want)
 	equal(t, "Load after the refused delete", load(t, s, "a"), want)
+}
+
+func testDeleteNeverWritten(t *testing.T, s scoped.Store) {
+	tok := scoped.NewToken()
+	rec, ok, err := s.Delete(ctx(t), "a", 0, tok)
+	if err != nil || !ok {
+		t.Fatalf("Delete(expected 0) of a never-written scope = %v, %v; want success", ok, err)
+	}
+	tomb := scoped.Record{Version: 1, Writer: tok}
+	equal(t, "Delete", rec, tomb)
+	equal(t, "Load after Delete", load(t, s, "a"), tomb)
 }
 
 func testBinarySafeValues(t *testing.T, s scoped.Store) {

@@ -13,3 +13,6 @@ func killWithParent() *syscall.SysProcAttr {
 
 // stopProcess suspends p with SIGSTOP.
 func stopProcess(p *os.Process) error { return p.Signal(syscall.SIGSTOP) }
+
+// resumeProcess resumes p with SIGCONT.
+func resumeProcess(p *os.Process) error { return p.Signal(syscall.SIGCONT) }

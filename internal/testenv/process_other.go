@@ -16,3 +16,8 @@ func killWithParent() *syscall.SysProcAttr { return nil }
 func stopProcess(*os.Process) error {
 	return errors.New("testenv: suspending a process is supported on Linux only")
 }
+
+// resumeProcess fails, as stopProcess does.
+func resumeProcess(*os.Process) error {
+	return errors.New("testenv: resuming a process is supported on Linux only")
+}

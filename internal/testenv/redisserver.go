@@ -85,6 +85,17 @@ func (s *RedisServer) Freeze() error {
 	return stopProcess(s.proc.cmd.Process)
 }
 
+// Thaw resumes a frozen server with SIGCONT. Thawing a stopped server does
+// nothing.
+func (s *RedisServer) Thaw() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil {
+		return nil
+	}
+	return resumeProcess(s.proc.cmd.Process)
+}
+
 // Restart starts the server again on the same port and directory, with the
 // same configuration, and waits until it answers. A running server is
 // killed first.
