@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -57,20 +56,10 @@ func TestPipelinedCallsHonourContexts(t *testing.T) {
 			t.Fatalf("increment after the pause = %d, %v; want %d", n, err, before+1)
 		}
 	}
-	settleGoroutines(t, baseline)
-}
-
-// settleGoroutines fails if goroutines of this module are still running a
-// second after the work ended.
-func settleGoroutines(t *testing.T, baseline int) {
-	t.Helper()
-	deadline := time.Now().Add(time.Second)
-	for runtime.NumGoroutine() > baseline && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	if stacks := awaitEngineGone(5 * time.Second); stacks != nil {
+		t.Fatalf("goroutines of the engine or the store left behind:\n%s", stacks)
 	}
-	buf := make([]byte, 1<<20)
-	stacks := string(buf[:runtime.Stack(buf, true)])
-	if strings.Contains(stacks, "scoped-go/scoped/redisstore.(*pipeliner)") {
-		t.Fatalf("pipeline goroutines left behind:\n%s", stacks)
+	if n := awaitGoroutines(baseline, 5*time.Second); n > baseline {
+		t.Errorf("%d goroutines after the test, %d before", n, baseline)
 	}
 }

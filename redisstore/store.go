@@ -24,7 +24,6 @@ const DefaultPrefix = "scoped:"
 
 // Store is a scoped.Store on Redis. It is safe for concurrent use.
 type Store struct {
-	client redis.UniversalClient
 	prefix string
 	calls  pipeliner
 }
@@ -64,7 +63,7 @@ func WithoutPipelining() Option {
 // ownership of client and closes it. A Store starts goroutines only while
 // pipelines are in flight, and needs no closing.
 func New(client redis.UniversalClient, opts ...Option) *Store {
-	s := &Store{client: client, prefix: DefaultPrefix}
+	s := &Store{prefix: DefaultPrefix}
 	s.calls = pipeliner{client: client, maxDirect: DefaultMaxDirect, maxFlush: DefaultMaxPipelines}
 	for _, opt := range opts {
 		opt(s)
