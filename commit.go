@@ -273,9 +273,9 @@ func (l *leader) seal() bool {
 func (l *leader) write(ctx context.Context, final []byte, token Token) (Record, bool, error) {
 	l.e.counters.writes.Add(1)
 	if final == nil {
-		return l.e.store.Delete(ctx, l.ent.name, l.rec.Version, token)
+		return l.e.store.Delete(ctx, l.ent.name, l.rec.Revision())
 	}
-	return l.e.store.CompareAndSet(ctx, l.ent.name, l.rec.Version, final, token)
+	return l.e.store.CompareAndSet(ctx, l.ent.name, l.rec.Revision(), final, token)
 }
 
 // resolve learns the outcome of the write of final with token, whose reply

@@ -24,23 +24,40 @@ var (
 	// stored value is left as it is.
 	ErrCorruptValue = errors.New("scoped: stored value cannot be decoded")
 
+	// ErrUnknownField is matched by an *UnknownFieldError: the stored value
+	// has fields that Update's type does not hold, which writing it back
+	// would drop. The stored value is left as it is.
+	ErrUnknownField = errors.New("scoped: stored value has fields the type does not hold")
+
 	// ErrReadOnly is returned by Scope.Set and Scope.Delete inside View.
 	ErrReadOnly = errors.New("scoped: scope is read-only in View")
 )
 
-// Errors while committing.
+// Errors while committing. An error other than ErrCommitUnknown means that
+// nothing of the call was written, and never will be.
 var (
 	// ErrTooManyConflicts is matched by a *ConflictError: other writers
 	// committed first on every attempt, up to the engine's attempt limit.
 	// Nothing of the call was written.
 	ErrTooManyConflicts = errors.New("scoped: too many conflicting writers")
 
-	// ErrCommitUnknown is returned, joined with its cause, when a commit was
-	// sent but its outcome could not be learned: the connection failed or the
-	// context ended while the write was in flight, and sending it again failed
-	// too, or found that other writers had committed since. The change may or
-	// may not have been written.
+	// ErrNotApplied is matched by the error of a call whose change was
+	// certainly not written, because the store could not be reached, refused
+	// the write without performing it, or the call's context ended before
+	// the write was sent. The call may be made again safely. A Store marks
+	// such failures with NotApplied; see Store.
+	ErrNotApplied = errors.New("scoped: change not applied")
+
+	// ErrCommitUnknown is matched by a *CommitUnknownError: a write was sent
+	// but its outcome could not be learned. The change may or may not have
+	// been written. It never matches context.Canceled or
+	// context.DeadlineExceeded, so that a caller that retries on timeouts
+	// cannot apply a change twice without seeing that its outcome is
+	// unknown.
 	ErrCommitUnknown = errors.New("scoped: commit outcome unknown")
+
+	// ErrClosed is returned by calls on an Engine after Close.
+	ErrClosed = errors.New("scoped: engine is closed")
 )
 
 // NameError reports an invalid scope name. It matches ErrInvalidName.
@@ -105,6 +122,61 @@ func (e *ConflictError) Error() string {
 
 // Is reports whether target is ErrTooManyConflicts.
 func (e *ConflictError) Is(target error) bool { return target == ErrTooManyConflicts }
+
+// CommitUnknownError reports a write whose outcome is unknown. It matches
+// ErrCommitUnknown, and deliberately does not unwrap to its cause: see
+// ErrCommitUnknown. Read the cause from the field.
+type CommitUnknownError struct {
+	Scope string // the scope written
+	Cause error  // why the outcome is unknown: the write's error, or the context's
+}
+
+// Error names the scope and the cause.
+func (e *CommitUnknownError) Error() string {
+	return fmt.Sprintf("scoped: scope %q: commit outcome unknown: %v", truncate(e.Scope), e.Cause)
+}
+
+// Is reports whether target is ErrCommitUnknown.
+func (e *CommitUnknownError) Is(target error) bool { return target == ErrCommitUnknown }
+
+// UnknownFieldError reports an Update whose type T does not hold every field
+// of the stored value: decoding into T would drop them, and writing T back
+// would lose them. It matches ErrUnknownField. Nothing is written.
+type UnknownFieldError struct {
+	Scope string // the scope read
+	Type  string // the Go type the value was decoded into
+	Err   error  // what the decoder said, naming the field
+}
+
+// Error names the scope, the type and the field.
+func (e *UnknownFieldError) Error() string {
+	return fmt.Sprintf("scoped: scope %q: stored value has fields that %s does not hold: %v", truncate(e.Scope), e.Type, e.Err)
+}
+
+// Is reports whether target is ErrUnknownField.
+func (e *UnknownFieldError) Is(target error) bool { return target == ErrUnknownField }
+
+// Unwrap returns the decoder's error.
+func (e *UnknownFieldError) Unwrap() error { return e.Err }
+
+// PanicError is the value a call panics with when its handler panicked: the
+// handler's own panic value, and the stack of the goroutine that ran the
+// handler, captured where it panicked.
+type PanicError struct {
+	Value any    // what the handler panicked with
+	Stack []byte // the handler's stack, as runtime/debug.Stack formats it
+}
+
+// Error gives the panic value and the handler's stack.
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("scoped: handler panicked: %v\n\nhandler stack:\n%s", e.Value, e.Stack)
+}
+
+// Unwrap returns the panic value if it is an error.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
 
 // truncate shortens a name for an error message, at a rune boundary.
 func truncate(s string) string {

@@ -4,61 +4,103 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"math/rand/v2"
 )
 
 // Store is the contract every backend implements. Only the engine calls it:
-// it moves opaque bytes and versions, and decides nothing.
+// it moves opaque bytes and revisions, and decides nothing.
 //
-// A scope that was never written has version 0 and no value. Every
-// successful write (CompareAndSet or Delete) stores version expected+1, so a
-// scope's version strictly increases over its whole life, across deletes and
-// re-creations: a deleted scope keeps its version as a tombstone.
+// A scope either has a record (a value, a version and the token of the write
+// that made it) or has none: never written, or deleted. A write that creates
+// a record stores version 1; every later write stores the expected version
+// plus one. A delete removes the record entirely: nothing of a deleted scope
+// stays in the store, and a re-created scope starts again at version 1.
+// Writes are therefore checked against the expected Revision, version and
+// writer together: a writer token is drawn afresh for every write, so a
+// revision never comes back once it is gone, even when versions do, and a
+// stale expectation can never match a re-created record.
 //
 // Implementations must be safe for concurrent use. Each method should reach
 // the backing server once (one round trip), so that one engine attempt costs
 // one round trip; a backend that needs a second one for a refused write says
-// so. When a write's reply is lost, the engine sends the very same write
-// again (same expected version, value and writer) to learn its outcome.
+// so.
+//
+// # Errors, and writes not performed
+//
+// A write that fails may still have been performed, or be performed later
+// (a reply lost on the way back, a statement still queued on the server).
+// When the engine cannot tell, it sends the very same write again (same
+// expected revision, value and writer) to learn the outcome, and reports an
+// unknown outcome when that fails too.
+//
+// A Store returns an error matching ErrNotApplied (wrap it with NotApplied)
+// only when the server cannot have performed the operation and never will:
+// the connection could not be made, the request was never sent (a pool or
+// lock wait ended by the context), or the server answered that it refused
+// it without running it (Redis LOADING or READONLY, a failed file write
+// before its rename). The engine may then retry at once, safely. A Store
+// must not return ErrNotApplied if there is any chance that the server
+// performed, or will perform, the operation.
 type Store interface {
-	// Load returns the current record of the scope. A scope that does not
-	// exist is not an error: it is a Record with a nil Value.
+	// Load returns the current record of the scope. A scope without a
+	// record is not an error: it is the zero Record.
 	Load(ctx context.Context, name string) (Record, error)
 
-	// CompareAndSet stores value as version expected+1, written by writer,
-	// if and only if the stored version is expected. It returns the new
-	// record and true on success. On a version mismatch it writes nothing
-	// and returns the current record and false, so that the caller can
-	// retry without another Load. value is never empty.
-	CompareAndSet(ctx context.Context, name string, expected uint64, value []byte, writer Token) (Record, bool, error)
+	// CompareAndSet stores value, written by writer, if and only if the
+	// scope's current revision is expected (the zero Revision: the scope
+	// has no record). It stores version expected.Version+1 and returns the
+	// new record and true. Otherwise it writes nothing and returns the
+	// current record (the zero Record if there is none) and false, so that
+	// the caller can retry without another Load. value is never empty and
+	// writer never zero.
+	CompareAndSet(ctx context.Context, name string, expected Revision, value []byte, writer Token) (Record, bool, error)
 
-	// Delete removes the scope's value under the same check as
-	// CompareAndSet, leaving a tombstone at version expected+1 written by
-	// writer. On a mismatch it returns the current record and false.
-	Delete(ctx context.Context, name string, expected uint64, writer Token) (Record, bool, error)
+	// Delete removes the scope's record if and only if its current
+	// revision is expected, and returns the zero Record and true.
+	// Otherwise it removes nothing and returns the current record and
+	// false. Deleting a scope that has no record, expecting the zero
+	// Revision, succeeds and changes nothing.
+	Delete(ctx context.Context, name string, expected Revision) (Record, bool, error)
 }
+
+// Revision identifies one committed state of a scope: the version and the
+// token of the write that made it. The zero Revision stands for a scope
+// without a record.
+type Revision struct {
+	Version uint64 // 1 for a record's first write, then one more per write
+	Writer  Token  // the token of the write that stored Version
+}
+
+// IsZero reports whether r is the zero Revision: no record.
+func (r Revision) IsZero() bool { return r == Revision{} }
 
 // Record is one committed state of a scope, as a Store returns it.
 type Record struct {
 	// Value is the msgpack encoding of the scope's value; nil when the scope
-	// does not exist (never written, or deleted).
+	// has no record.
 	Value []byte
-	// Version counts the commits to the scope; 0 means never written.
+	// Version counts the writes since the record was created; 0 when the
+	// scope has no record.
 	Version uint64
-	// Writer is the token of the commit that produced Version; zero when
-	// Version is 0.
+	// Writer is the token of the write that produced Version; zero when
+	// the scope has no record.
 	Writer Token
 }
 
 // Exists reports whether the record holds a value.
 func (r Record) Exists() bool { return r.Value != nil }
 
+// Revision returns the record's version and writer.
+func (r Record) Revision() Revision { return Revision{Version: r.Version, Writer: r.Writer} }
+
 // TokenSize is the length in bytes of a writer Token.
 const TokenSize = 16
 
-// Token identifies one commit attempt. The engine draws a fresh random token
-// for every write, so that a commit whose reply was lost can be recognised
-// afterwards by reading the scope's Writer.
+// Token identifies one write. The engine draws a fresh random token for
+// every write, so that a write whose reply was lost can be recognised
+// afterwards by reading the scope's Writer, and so that a revision is never
+// repeated.
 type Token [TokenSize]byte
 
 // NewToken returns a random token. It never returns the zero Token.
@@ -71,8 +113,26 @@ func NewToken() Token {
 	return t
 }
 
-// IsZero reports whether t is the zero Token, the writer of version 0.
+// IsZero reports whether t is the zero Token, the writer of no record.
 func (t Token) IsZero() bool { return t == Token{} }
 
 // String returns t in hexadecimal.
 func (t Token) String() string { return hex.EncodeToString(t[:]) }
+
+// NotApplied marks err as the failure of an operation that the server
+// certainly did not perform and never will: the returned error matches
+// ErrNotApplied with errors.Is, unwraps to err and prints as err does. It
+// returns nil for a nil err. See Store for when a backend may use it.
+func NotApplied(err error) error {
+	if err == nil || errors.Is(err, ErrNotApplied) {
+		return err
+	}
+	return notApplied{err}
+}
+
+// notApplied is an error marked by NotApplied.
+type notApplied struct{ err error }
+
+func (e notApplied) Error() string        { return e.err.Error() }
+func (e notApplied) Unwrap() error        { return e.err }
+func (e notApplied) Is(target error) bool { return target == ErrNotApplied }

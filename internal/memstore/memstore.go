@@ -41,25 +41,39 @@ func (s *Store) Load(ctx context.Context, name string) (scoped.Record, error) {
 }
 
 // CompareAndSet implements scoped.Store.
-func (s *Store) CompareAndSet(ctx context.Context, name string, expected uint64, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+func (s *Store) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
 	return s.write(ctx, "CompareAndSet", name, expected, append([]byte(nil), value...), writer)
 }
 
-// Delete implements scoped.Store.
-func (s *Store) Delete(ctx context.Context, name string, expected uint64, writer scoped.Token) (scoped.Record, bool, error) {
-	return s.write(ctx, "Delete", name, expected, nil, writer)
+// Delete implements scoped.Store: it removes the record from the map.
+func (s *Store) Delete(ctx context.Context, name string, expected scoped.Revision) (scoped.Record, bool, error) {
+	return s.write(ctx, "Delete", name, expected, nil, scoped.Token{})
 }
 
-func (s *Store) write(ctx context.Context, method, name string, expected uint64, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+// Len returns the number of records held.
+func (s *Store) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.records)
+}
+
+// write stores value (nil: removes the record) if the current revision is
+// expected.
+func (s *Store) write(ctx context.Context, method, name string, expected scoped.Revision, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
 	if err := s.before(ctx, method, name); err != nil {
 		return scoped.Record{}, false, err
 	}
 	s.mu.Lock()
 	cur := s.records[name]
-	ok := cur.Version == expected
+	ok := cur.Revision() == expected
 	if ok {
-		cur = scoped.Record{Value: value, Version: expected + 1, Writer: writer}
-		s.records[name] = cur
+		if value == nil {
+			cur = scoped.Record{}
+			delete(s.records, name)
+		} else {
+			cur = scoped.Record{Value: value, Version: expected.Version + 1, Writer: writer}
+			s.records[name] = cur
+		}
 	}
 	s.mu.Unlock()
 	if err := s.after(ctx, method, name); err != nil {
@@ -70,7 +84,7 @@ func (s *Store) write(ctx context.Context, method, name string, expected uint64,
 
 func (s *Store) before(ctx context.Context, method, name string) error {
 	if err := ctx.Err(); err != nil {
-		return err
+		return scoped.NotApplied(err)
 	}
 	if s.Before != nil {
 		return s.Before(ctx, method, name)

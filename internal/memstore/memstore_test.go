@@ -9,5 +9,6 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(*testing.T) scoped.Store { return memstore.New() })
+	storetest.Run(t, func(*testing.T) scoped.Store { return memstore.New() },
+		func(_ *testing.T, s scoped.Store) int { return s.(*memstore.Store).Len() })
 }
