@@ -22,27 +22,35 @@ package scoped
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 )
 
 // Engine runs scoped calls against a Store. It is safe for concurrent use;
-// create one per store and share it. An Engine needs no closing: it runs no
-// goroutines of its own, but for one, bounded by 5 seconds, that learns the
-// outcome of a write whose caller's context ended while it was in flight.
+// create one per store and share it. It runs a goroutine per scope only
+// while calls on that scope are committing; Close waits for them.
 type Engine struct {
+	lifecycle
 	store    Store
 	opts     options
 	table    *table
 	counters counters
 }
 
-// New returns an engine over store.
+// New returns an engine over store. It panics if an option was given an
+// invalid setting, naming it: options are set by the program, not its input.
 func New(store Store, opts ...Option) *Engine {
 	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return &Engine{store: store, opts: o, table: newTable(o.cacheScopes, o.cacheBytes)}
+	if len(o.invalid) > 0 {
+		panic("scoped: New: " + strings.Join(o.invalid, "; "))
+	}
+	e := &Engine{store: store, opts: o, table: newTable(o.cacheScopes, o.cacheBytes)}
+	e.idle = make(chan struct{})
+	return e
 }
 
 // Run calls fn with the fields of the scope name and commits the changes fn
@@ -50,13 +58,19 @@ func New(store Store, opts ...Option) *Engine {
 // returns fn's result once the change is committed; if nothing changed, it
 // returns once the state fn read is known to be current.
 //
-// If fn returns an error, Run writes nothing and returns that error as it
-// is. If fn panics, Run writes nothing and panics with the same value. fn may
-// run several times and must be free of side effects (see the package doc);
-// a call whose context ends while another goroutine runs fn for it returns
-// at once, and that run of fn finishes later, its result discarded. fn must
-// not call the engine on its own scope: the inner call would wait for the
-// outer one forever.
+// fn runs on a goroutine of the engine's, not the caller's. If fn returns
+// an error, Run writes nothing and returns that error as it is. If fn
+// panics, Run writes nothing and panics in the caller's goroutine with a
+// *PanicError holding fn's panic value and stack. If fn calls
+// runtime.Goexit, Run writes nothing and calls runtime.Goexit in the
+// caller's goroutine. fn may run several times and must be free of side
+// effects (see the package doc). A call whose context ends returns at once,
+// even while fn runs for it; that run of fn finishes later, its result
+// discarded. fn must not call the engine on its own scope: the inner call
+// would wait for the outer one forever.
+//
+// An error matching ErrCommitUnknown means the change may have been
+// written; any other error means it was not, and never will be.
 func Run[R any](ctx context.Context, e *Engine, name string, fn func(s *Scope) (R, error)) (R, error) {
 	var res R
 	err := e.submit(ctx, name, &op{apply: func(w *working) error {
@@ -79,10 +93,12 @@ func Run[R any](ctx context.Context, e *Engine, name string, fn func(s *Scope) (
 }
 
 // Update calls fn with the value of the scope name, decoded into a T (T's
-// zero value if the scope was never written), and commits the value fn
-// leaves behind, atomically with respect to every other call on that scope.
-// It returns fn's result once committed. Errors, panics and re-runs are as
-// for Run. A scope left at T's zero value that had no value stays absent.
+// zero value if the scope has none), and commits the value fn leaves
+// behind, atomically with respect to every other call on that scope. It
+// returns fn's result once committed. Errors, panics and re-runs are as for
+// Run. A scope left at T's zero value that had no value stays absent. If the
+// stored value has fields that T does not hold, Update fails with an
+// *UnknownFieldError rather than drop them.
 func Update[T, R any](ctx context.Context, e *Engine, name string, fn func(v *T) (R, error)) (R, error) {
 	var res R
 	err := e.submit(ctx, name, &op{apply: func(w *working) error {
@@ -118,9 +134,9 @@ func Update[T, R any](ctx context.Context, e *Engine, name string, fn func(v *T)
 }
 
 // Delete removes the scope name, whatever it holds, atomically with respect
-// to every other call on it. Deleting an absent scope writes nothing. The
-// scope's version survives the delete, so a stale writer cannot resurrect an
-// old value.
+// to every other call on it: nothing of it stays in the store. Deleting an
+// absent scope writes nothing. A writer that read the scope before the
+// delete cannot write over it afterwards, even once it is created again.
 func (e *Engine) Delete(ctx context.Context, name string) error {
 	return e.submit(ctx, name, &op{apply: func(w *working) error {
 		w.set(nil)
@@ -130,10 +146,11 @@ func (e *Engine) Delete(ctx context.Context, name string) error {
 
 // View calls fn with the current fields of the scope name, read-only, and
 // returns its result. It never writes: Set and Delete on the scope fail with
-// ErrReadOnly. fn runs once, on a value read after View was called.
+// ErrReadOnly. fn runs once, in the caller's goroutine, on a value read
+// after View was called.
 func View[R any](ctx context.Context, e *Engine, name string, fn func(s *Scope) (R, error)) (R, error) {
 	var zero R
-	rec, err := e.load(ctx, name)
+	rec, err := e.read(ctx, name)
 	if err != nil {
 		return zero, err
 	}
@@ -145,38 +162,77 @@ func View[R any](ctx context.Context, e *Engine, name string, fn func(s *Scope) 
 }
 
 // Read returns the current value of the scope name decoded into a T, or T's
-// zero value if the scope has none. It never writes.
+// zero value if the scope has none. It never writes. Lookup tells the two
+// apart.
 func Read[T any](ctx context.Context, e *Engine, name string) (T, error) {
-	var v T
-	rec, err := e.load(ctx, name)
-	if err != nil || rec.Value == nil {
-		return v, err
-	}
-	if err := decode(rec.Value, &v); err != nil {
-		return v, &CorruptValueError{Scope: name, Err: err}
-	}
-	return v, nil
+	v, _, err := Lookup[T](ctx, e, name)
+	return v, err
 }
 
-// load reads the current record of name and caches it.
-func (e *Engine) load(ctx context.Context, name string) (Record, error) {
+// Lookup returns the current value of the scope name decoded into a T, and
+// true; or T's zero value and false if the scope has no value (never
+// written, or deleted). It never writes.
+func Lookup[T any](ctx context.Context, e *Engine, name string) (T, bool, error) {
+	var v T
+	rec, err := e.read(ctx, name)
+	if err != nil || rec.Value == nil {
+		return v, false, err
+	}
+	if err := decode(rec.Value, &v); err != nil {
+		return v, true, &CorruptValueError{Scope: name, Err: err}
+	}
+	return v, true, nil
+}
+
+// read loads the current record of name for a call that only reads, in the
+// caller's goroutine, and caches it. A load the store did not perform is
+// tried again, with backoff, within the attempt limit.
+func (e *Engine) read(ctx context.Context, name string) (Record, error) {
 	if err := ValidateName(name); err != nil {
 		return Record{}, err
 	}
-	e.counters.calls.Add(1)
-	e.counters.loads.Add(1)
-	rec, err := e.store.Load(ctx, name)
-	if err != nil {
-		if ctx.Err() != nil {
-			return Record{}, contextError(name, ctx.Err())
-		}
-		return Record{}, fmt.Errorf("scoped: load scope %q: %w", truncate(name), err)
+	if !e.enter() {
+		return Record{}, ErrClosed
 	}
+	defer e.leave()
+	e.counters.calls.Add(1)
 	sh := e.table.shard(name)
 	sh.mu.Lock()
 	ent := sh.get(name)
-	ent.remember(rec, 0)
-	sh.settle(ent)
+	at := ent.clock
+	ent.clock++
+	ent.readers++ // keeps ent, and so its clock, until the record is cached
 	sh.mu.Unlock()
-	return rec, nil
+
+	rec, err := e.loadRetrying(ctx, name)
+
+	sh.mu.Lock()
+	ent.readers--
+	if err == nil && !ent.busy { // a committer caches what it writes
+		ent.remember(rec, at)
+	}
+	sh.release(ent)
+	sh.mu.Unlock()
+	return rec, err
+}
+
+// loadRetrying loads the record of name, trying again after a wait while
+// the store reports that it did not perform the load.
+func (e *Engine) loadRetrying(ctx context.Context, name string) (Record, error) {
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return Record{}, fmt.Errorf("scoped: scope %q: %w", truncate(name), err)
+		}
+		e.counters.loads.Add(1)
+		rec, err := e.store.Load(ctx, name)
+		switch {
+		case err == nil:
+			return rec, nil
+		case ctx.Err() != nil:
+			return Record{}, fmt.Errorf("scoped: scope %q: %w", truncate(name), ctx.Err())
+		case !errors.Is(err, ErrNotApplied) || attempt >= e.opts.maxAttempts:
+			return Record{}, loadError(name, err)
+		}
+		e.opts.backoff(ctx, attempt)
+	}
 }

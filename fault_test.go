@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,9 +18,9 @@ import (
 // compare-and-sets, so that every attempt conflicts.
 type rivalStore struct{ *memstore.Store }
 
-func (r rivalStore) CompareAndSet(ctx context.Context, name string, expected uint64, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+func (r rivalStore) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
 	cur, _ := r.Store.Load(ctx, name)
-	r.Store.CompareAndSet(ctx, name, cur.Version, []byte{0x01}, scoped.NewToken())
+	r.Store.CompareAndSet(ctx, name, cur.Revision(), []byte{0x01}, scoped.NewToken())
 	return r.Store.CompareAndSet(ctx, name, expected, value, writer)
 }
 
@@ -87,8 +88,12 @@ func TestStoreDownMidWrite(t *testing.T) {
 	scoped.Update(ctx, e, "n", increment)
 	s.Before = func(context.Context, string, string) error { return errConnReset }
 	_, err := scoped.Update(ctx, e, "n", increment)
-	if !errors.Is(err, scoped.ErrCommitUnknown) || !errors.Is(err, errConnReset) {
-		t.Fatalf("Update with the store gone: %v; want ErrCommitUnknown joined with the cause", err)
+	var unknown *scoped.CommitUnknownError
+	if !errors.As(err, &unknown) || !errors.Is(unknown.Cause, errConnReset) || unknown.Scope != "n" {
+		t.Fatalf("Update with the store gone: %v; want a CommitUnknownError with the cause", err)
+	}
+	if strings.Count(err.Error(), errConnReset.Error()) != 1 {
+		t.Fatalf("message %q: want the cause said once", err)
 	}
 	s.Before = nil
 	if rec, _ := s.Load(ctx, "n"); rec.Version != 1 {
@@ -202,7 +207,11 @@ func TestBatchWithFailingHandlers(t *testing.T) {
 	start(t, e, &wg, func() { scoped.Update(context.Background(), e, "n", increment) })
 	waitFor(t, "the first write", func() bool { return g.writes.Load() == 1 })
 	start(t, e, &wg, func() {
-		defer func() { panicked = recover() }()
+		defer func() {
+			if p, ok := recover().(*scoped.PanicError); ok {
+				panicked = p.Value
+			}
+		}()
 		scoped.Update(context.Background(), e, "n", func(n *int) (int, error) { *n += 1000; panic("bad handler") })
 	})
 	start(t, e, &wg, func() {
@@ -244,39 +253,44 @@ func TestCancelWhileQueued(t *testing.T) {
 	}
 }
 
-// When the leader's context ends while its batch's write is in flight, the
-// leader returns at once with an unknown outcome, and the other calls of the
-// batch learn theirs: here the write was applied, so they succeed.
-func TestLeaderCancelledMidWrite(t *testing.T) {
+// When one caller's context ends while its batch's write is in flight, that
+// caller returns at once with an unknown outcome, which does not match the
+// context's error; the other calls of the batch learn theirs: here the write
+// was applied, and its reply lost, so they succeed.
+func TestCancelledMidWrite(t *testing.T) {
 	e, s := newEngine(t)
 	g := holdWrites(s)
 	var wg sync.WaitGroup
 	start(t, e, &wg, func() { scoped.Update(context.Background(), e, "n", increment) })
 	waitFor(t, "the first write", func() bool { return g.writes.Load() == 1 })
 
-	leaderCtx, cancelLeader := context.WithCancel(t.Context())
-	var leaderErr error
+	firstCtx, cancelFirst := context.WithCancel(t.Context())
+	var firstErr error
 	var follower int
 	var followerErr error
-	start(t, e, &wg, func() { _, leaderErr = scoped.Update(leaderCtx, e, "n", increment) })
+	start(t, e, &wg, func() { _, firstErr = scoped.Update(firstCtx, e, "n", increment) })
 	start(t, e, &wg, func() { follower, followerErr = scoped.Update(context.Background(), e, "n", increment) })
 
 	// The second batch's write is applied, but its reply is held until the
-	// leader's context ends, and then lost.
+	// first caller's context ends, and then lost.
 	var writes atomic.Int32
 	s.After = func(ctx context.Context, m, _ string) error {
 		if m == "CompareAndSet" && writes.Add(1) == 2 {
-			<-ctx.Done()
-			return ctx.Err()
+			<-firstCtx.Done()
+			return errConnReset
 		}
 		return nil
 	}
 	close(g.release)
 	waitFor(t, "the second write", func() bool { return g.writes.Load() == 2 })
-	cancelLeader()
+	cancelFirst()
 	wg.Wait()
-	if !errors.Is(leaderErr, scoped.ErrCommitUnknown) || !errors.Is(leaderErr, context.Canceled) {
-		t.Fatalf("cancelled leader: %v; want ErrCommitUnknown and context.Canceled", leaderErr)
+	var unknown *scoped.CommitUnknownError
+	if !errors.As(firstErr, &unknown) || !errors.Is(unknown.Cause, context.Canceled) {
+		t.Fatalf("cancelled caller: %v; want a CommitUnknownError caused by context.Canceled", firstErr)
+	}
+	if errors.Is(firstErr, context.Canceled) || errors.Is(firstErr, scoped.ErrNotApplied) {
+		t.Fatalf("cancelled caller: %v matches context.Canceled or ErrNotApplied: a caller retrying on those could apply its change twice", firstErr)
 	}
 	if followerErr != nil || follower != 3 {
 		t.Fatalf("follower = %d, %v; want 3, nil (its commit was found by its token)", follower, followerErr)
@@ -290,7 +304,7 @@ func TestLeaderCancelledMidWrite(t *testing.T) {
 // whose reply it lost would: the second copy conflicts with the first.
 type resendStore struct{ *memstore.Store }
 
-func (r resendStore) CompareAndSet(ctx context.Context, name string, expected uint64, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+func (r resendStore) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
 	r.Store.CompareAndSet(ctx, name, expected, value, writer)
 	return r.Store.CompareAndSet(ctx, name, expected, value, writer)
 }
@@ -353,7 +367,7 @@ type zombieStore struct {
 	pending func()
 }
 
-func (z *zombieStore) CompareAndSet(ctx context.Context, name string, expected uint64, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+func (z *zombieStore) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	if z.pending != nil {
@@ -385,7 +399,7 @@ func TestLateWriteIsNotDoubled(t *testing.T) {
 	}
 }
 
-// A call whose context ends while the leader runs its handler returns at
+// A call whose context ends while the committer runs its handler returns at
 // once; the handler finishes later, and nothing of it is written or read
 // back by the caller (run under -race).
 func TestCancelWhileHandlerRuns(t *testing.T) {
@@ -399,7 +413,8 @@ func TestCancelWhileHandlerRuns(t *testing.T) {
 	s.Before = func(ctx context.Context, m, name string) error {
 		if m == "CompareAndSet" && rival.CompareAndSwap(true, false) {
 			waitFor(t, "the second call", func() bool { return e.Stats().Calls == 3 })
-			s.CompareAndSet(ctx, name, 1, []byte{0x05}, scoped.NewToken()) // 5
+			cur, _ := s.Load(ctx, name)
+			s.CompareAndSet(ctx, name, cur.Revision(), []byte{0x05}, scoped.NewToken()) // 5
 		}
 		return nil
 	}
@@ -423,7 +438,7 @@ func TestCancelWhileHandlerRuns(t *testing.T) {
 		})
 		errc <- err
 	})
-	<-inHandler // the leader runs it, on the record the conflict returned
+	<-inHandler // the committer runs it, on the record the conflict returned
 	cancel()
 	// Release the handler with nothing ordering it after the cancelled call's
 	// return, so that the race detector sees any access both make. The pause

@@ -3,6 +3,8 @@ package scoped
 import (
 	"bytes"
 	"context"
+	"runtime"
+	"runtime/debug"
 )
 
 // opState is where a call stands in its scope's group commit. It is guarded
@@ -11,67 +13,75 @@ type opState uint8
 
 const (
 	opQueued    opState = iota // waiting in entry.queue
-	opLeading                  // its own goroutine leads the scope's commits
-	opBatched                  // in the leader's batch, with no write in flight
-	opInFlight                 // its changes are in a write awaiting its reply
-	opDone                     // settled: outcome set and signalled
-	opAbandoned                // its caller's context ended; it left the batch
+	opBatched                  // in a batch, with no write of it in flight
+	opInFlight                 // its change is in a write awaiting its reply
+	opDone                     // settled: outcome set, done closed
+	opAbandoned                // its caller's context ended; it left
 )
 
-// signal tells a waiting call what happened to it.
-type signal uint8
-
-const (
-	sigDone signal = iota // the outcome is set
-	sigLead               // the call must now lead the scope's commits
-)
-
-// op is one call (Run, Update or Delete) on a scope.
+// op is one call (Run, Update or Delete) on a scope. The caller's goroutine
+// submits it and waits; the scope's committer runs its handler.
 type op struct {
 	ctx   context.Context
 	apply func(w *working) error // runs the handler on the batch's value
 
 	// Guarded by the shard's mutex.
 	state   opState
-	arrival uint64      // entry clock when the call arrived
-	wake    chan signal // buffered; set when the call has to wait
+	arrived tick          // the scope's clock when the call arrived
+	batch   *batch        // the batch holding it, while batched or in flight
+	done    chan struct{} // closed when settled
 
-	// Owned by the leading goroutine until the call is settled.
+	// Written by the committer only, read by the caller after done.
 	attempts int
 	err      error
-	panicked bool
-	panicVal any
+	panicked *PanicError // the handler panicked
+	goexit   bool        // the handler called runtime.Goexit
 }
 
-// outcome returns the call's error, or re-raises its handler's panic.
+// outcome returns the call's error in its caller's goroutine, re-raises its
+// handler's panic there, or ends that goroutine if the handler called
+// runtime.Goexit: the caller fares as if it had run the handler itself.
 func (o *op) outcome() error {
-	if o.panicked {
-		panic(o.panicVal)
+	switch {
+	case o.goexit:
+		runtime.Goexit()
+	case o.panicked != nil:
+		panic(o.panicked)
 	}
 	return o.err
 }
 
-// run applies the call's handler to w. A handler that fails or panics
-// leaves w as it was; a result over limit bytes is refused when checkSize.
-func (o *op) run(w *working, checkSize bool, limit int) {
-	o.err, o.panicked, o.panicVal = nil, false, nil
+// run applies the call's handler to w. A handler that fails, panics or
+// calls runtime.Goexit leaves w as it was; with a limit above 0, a change
+// that makes the value larger than limit bytes is refused. A Goexit goes on
+// unwinding the committer's goroutine once run has noted it.
+func (o *op) run(w *working, limit int) {
+	o.err, o.panicked = nil, nil
 	var before []byte
-	if checkSize {
+	if limit > 0 {
 		before = w.bytes()
 	}
 	cp := w.checkpoint()
+	returned := false
 	defer func() {
-		if p := recover(); p != nil {
-			o.panicked, o.panicVal = true, p
-			w.rollback(cp)
+		if returned {
+			return
 		}
+		if p := recover(); p != nil {
+			o.panicked = &PanicError{Value: p, Stack: debug.Stack()}
+		} else {
+			o.goexit = true
+		}
+		w.rollback(cp)
 	}()
-	if err := o.apply(w); err != nil {
+	err := o.apply(w)
+	returned = true
+	if err != nil {
 		o.err = err
 		w.rollback(cp)
 		return
 	}
-	if checkSize {
+	if limit > 0 {
 		if after := w.bytes(); len(after) > limit && !bytes.Equal(after, before) {
 			o.err = &ValueTooLargeError{Scope: w.name, Size: len(after), Limit: limit}
 			w.rollback(cp)

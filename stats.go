@@ -12,11 +12,12 @@ type Stats struct {
 	Writes    uint64 // Store.CompareAndSet and Store.Delete round trips
 	Conflicts uint64 // writes refused because another writer committed first
 	Retries   uint64 // attempts of calls beyond each call's first
+	Unknown   uint64 // writes whose outcome could not be learned (ErrCommitUnknown)
 }
 
 // counters are the atomic fields behind Stats.
 type counters struct {
-	calls, loads, writes, conflicts, retries atomic.Uint64
+	calls, loads, writes, conflicts, retries, unknown atomic.Uint64
 }
 
 // Stats returns the engine's counters.
@@ -28,5 +29,6 @@ func (e *Engine) Stats() Stats {
 		Writes:    c.writes.Load(),
 		Conflicts: c.conflicts.Load(),
 		Retries:   c.retries.Load(),
+		Unknown:   c.unknown.Load(),
 	}
 }

@@ -27,17 +27,25 @@ type shard struct {
 	maxBytes  int       // idle bytes kept at most
 }
 
+// tick is a reading of a scope's clock, which ticks once per call on the
+// scope. A call is stamped with the tick at which it arrived, a record with
+// the tick at which the request that returned it was sent: a record stamped
+// later than a call arrived was read after that call began, and may be
+// returned as current to it.
+type tick uint64
+
 // entry is one scope's group-commit state and cached record. Every field is
 // guarded by the shard's mutex.
 type entry struct {
 	name    string
 	shard   *shard
-	leading bool          // a goroutine is committing for this scope
-	queue   []*op         // calls waiting for the leader, in arrival order
-	clock   uint64        // ticks once per call, to order calls and reads
+	busy    bool          // a committer goroutine runs for this scope
+	queue   []*op         // calls waiting for the committer, in arrival order
+	clock   tick          // the scope's clock
 	rec     Record        // the last record seen, if cached
-	recTick uint64        // clock when the read that returned rec was sent
+	read    tick          // rec's stamp
 	cached  bool          // rec is set
+	readers int           // reads in progress, which will cache what they read
 	elem    *list.Element // place in shard.idle while idle
 }
 
@@ -80,23 +88,28 @@ func (s *shard) unidle(e *entry) {
 	e.elem = nil
 }
 
-// remember caches rec, read by a request sent at tick, as the last seen
-// record of e unless e already holds a newer one. The caller holds the
-// shard's mutex.
-func (e *entry) remember(rec Record, tick uint64) {
-	switch {
-	case !e.cached || rec.Version > e.rec.Version:
-		e.rec, e.recTick, e.cached = rec, tick, true
-	case rec.Version == e.rec.Version:
-		e.recTick = max(e.recTick, tick)
+// remember caches rec, stamped at, as the last seen record of e unless e
+// holds one stamped later. Versions cannot order records, since a deleted
+// and re-created scope counts its versions again: the stamps do. A cached
+// record older than the stored one only costs a conflict, never a wrong
+// answer, since every write checks it. The caller holds the shard's mutex.
+func (e *entry) remember(rec Record, at tick) {
+	if !e.cached || at >= e.read {
+		e.rec, e.read, e.cached = rec, at, true
 	}
 }
 
-// settle puts e on the idle list, or drops it, once no call uses it, and
+// forget drops the cached record of e, whose state is unknown. The caller
+// holds the shard's mutex.
+func (e *entry) forget() {
+	e.rec, e.read, e.cached = Record{}, 0, false
+}
+
+// release puts e on the idle list, or drops it, once no call uses it, and
 // evicts the least recently used idle entries over the limits. The caller
 // holds s.mu.
-func (s *shard) settle(e *entry) {
-	if e.leading || len(e.queue) > 0 {
+func (s *shard) release(e *entry) {
+	if e.busy || len(e.queue) > 0 || e.readers > 0 {
 		return
 	}
 	if e.cached && s.maxIdle > 0 {

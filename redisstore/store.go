@@ -86,16 +86,16 @@ func (s *Store) Load(ctx context.Context, name string) (scoped.Record, error) {
 }
 
 // CompareAndSet implements scoped.Store.
-func (s *Store) CompareAndSet(ctx context.Context, name string, expected uint64, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+func (s *Store) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
 	if len(value) == 0 {
 		return scoped.Record{}, false, errors.New("redisstore: compare-and-set of an empty value")
 	}
-	return s.cas(ctx, name, expected, value, writer)
+	return s.cas(ctx, name, expected.Version, value, writer)
 }
 
 // Delete implements scoped.Store.
-func (s *Store) Delete(ctx context.Context, name string, expected uint64, writer scoped.Token) (scoped.Record, bool, error) {
-	return s.cas(ctx, name, expected, nil, writer)
+func (s *Store) Delete(ctx context.Context, name string, expected scoped.Revision) (scoped.Record, bool, error) {
+	return s.cas(ctx, name, expected.Version, nil, scoped.NewToken())
 }
 
 func (s *Store) cas(ctx context.Context, name string, expected uint64, value []byte, writer scoped.Token) (scoped.Record, bool, error) {

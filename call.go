@@ -1,0 +1,85 @@
+package scoped
+
+import (
+	"context"
+	"fmt"
+	"slices"
+)
+
+// The caller's side of a call that writes. The caller stamps its op, queues
+// it on the scope's entry, starts the scope's committer if none runs, and
+// waits for its outcome or for its own context to end, whichever comes
+// first. It never runs another call's handler, nor its own: a handler that
+// blocks can hold up only the calls queued behind it on its scope, and each
+// of those still returns when its own context ends.
+
+// submit runs o on the scope name and returns its outcome.
+func (e *Engine) submit(ctx context.Context, name string, o *op) error {
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	if !e.enter() {
+		return ErrClosed
+	}
+	defer e.leave()
+	if err := ctx.Err(); err != nil {
+		return notSent(name, err)
+	}
+	o.ctx = ctx
+	o.done = make(chan struct{})
+	e.counters.calls.Add(1)
+	sh := e.table.shard(name)
+	sh.mu.Lock()
+	ent := sh.get(name)
+	o.arrived = ent.clock
+	ent.clock++
+	o.state = opQueued
+	ent.queue = append(ent.queue, o)
+	if !ent.busy {
+		ent.busy = true
+		e.startCommitter(ent)
+	}
+	sh.mu.Unlock()
+
+	select {
+	case <-o.done:
+		return o.outcome()
+	case <-ctx.Done():
+	}
+	if err := e.abandon(ent, o); err != nil {
+		return err
+	}
+	return o.outcome() // settled just before its context ended
+}
+
+// abandon takes o, whose context ended, out of its scope's group commit. It
+// returns the error the call ends with, or nil if o was settled meanwhile.
+func (e *Engine) abandon(ent *entry, o *op) error {
+	sh := ent.shard
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	cause := o.ctx.Err()
+	var err error
+	switch o.state {
+	case opDone:
+		return nil
+	case opQueued:
+		ent.queue = slices.DeleteFunc(ent.queue, func(q *op) bool { return q == o })
+		err = notSent(ent.name, cause)
+	case opBatched:
+		err = notSent(ent.name, cause)
+	case opInFlight:
+		err = &CommitUnknownError{Scope: ent.name, Cause: cause}
+	}
+	o.state = opAbandoned
+	if b := o.batch; b != nil {
+		b.leave()
+	}
+	return err
+}
+
+// notSent is the error of a call whose context ended before its change was
+// sent: it matches the context's error and ErrNotApplied.
+func notSent(name string, cause error) error {
+	return fmt.Errorf("scoped: scope %q: not applied: %w", truncate(name), NotApplied(cause))
+}

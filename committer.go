@@ -1,0 +1,182 @@
+package scoped
+
+import (
+	"context"
+	"slices"
+)
+
+// The committer of a scope: a goroutine started when a call finds no
+// committer running for its scope, taking batch after batch from the queue
+// until it is empty. It runs the handlers, so callers only wait. This file
+// holds how calls pass between the queue, a batch and their outcome.
+
+// startCommitter starts the committer of ent, whose busy flag the caller
+// has set. The caller holds the shard's mutex.
+func (e *Engine) startCommitter(ent *entry) {
+	e.hold()
+	go e.runCommitter(ent)
+}
+
+// runCommitter commits batches on ent until its queue is empty.
+func (e *Engine) runCommitter(ent *entry) {
+	var b *batch
+	defer func() {
+		// With a batch still open here, a handler called runtime.Goexit,
+		// which is ending this goroutine: hand the batch to a new committer.
+		if b != nil {
+			b.goexited()
+		}
+		e.leave()
+	}()
+	for {
+		if b = e.nextBatch(ent); b == nil {
+			return
+		}
+		b.commit()
+		b.cancel()
+	}
+}
+
+// nextBatch opens a batch for the calls queued on ent, or marks ent idle
+// and returns nil if there are none.
+func (e *Engine) nextBatch(ent *entry) *batch {
+	sh := ent.shard
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if len(ent.queue) == 0 {
+		ent.busy = false
+		sh.release(ent)
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ent.queue[0].ctx))
+	return &batch{
+		e: e, ent: ent, ctx: ctx, cancel: cancel,
+		rec: ent.rec, read: ent.read, have: ent.cached,
+		limit: e.opts.maxValueSize,
+	}
+}
+
+// gather takes queued calls into the batch, up to the batch bound, and drops
+// the calls that left. It returns false when the batch holds no call.
+func (b *batch) gather() bool {
+	sh := b.ent.shard
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	b.ops = slices.DeleteFunc(b.ops, func(o *op) bool { return o.state == opAbandoned })
+	room := b.e.opts.batchBound(len(b.rec.Value)) - len(b.ops)
+	if n := min(room, len(b.ent.queue)); n > 0 {
+		for _, o := range b.ent.queue[:n] {
+			o.state, o.batch = opBatched, b
+			b.ops = append(b.ops, o)
+		}
+		clear(b.ent.queue[:n])
+		b.ent.queue = b.ent.queue[n:]
+	}
+	b.gathered = b.ent.clock
+	return len(b.ops) > 0
+}
+
+// seal marks the batch as in flight. It returns false, changing nothing, if
+// a call left since the handlers ran.
+func (b *batch) seal() bool {
+	sh := b.ent.shard
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for _, o := range b.ops {
+		if o.state == opAbandoned {
+			return false
+		}
+	}
+	for _, o := range b.ops {
+		o.state = opInFlight
+	}
+	return true
+}
+
+// unseal takes the batch back from a write that was not performed, without
+// counting an attempt.
+func (b *batch) unseal() {
+	sh := b.ent.shard
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for _, o := range b.ops {
+		if o.state == opInFlight {
+			o.state = opBatched
+		}
+	}
+}
+
+// leave notes that a caller of the batch gave up; once none waits, the
+// batch's store calls are cancelled. The caller holds the shard's mutex.
+func (b *batch) leave() {
+	for _, o := range b.ops {
+		if o.state != opAbandoned && o.state != opDone {
+			return
+		}
+	}
+	b.cancel()
+}
+
+// settle ends the batch at rec: every call gets the outcome its handler
+// produced, and rec is cached.
+func (b *batch) settle(rec Record) {
+	sh := b.ent.shard
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	b.ent.remember(rec, b.read)
+	for _, o := range b.ops {
+		b.done(o)
+	}
+	b.ops = nil
+}
+
+// settleAll ends the batch with err for every call.
+func (b *batch) settleAll(err error) {
+	sh := b.ent.shard
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for _, o := range b.ops {
+		if o.state != opAbandoned {
+			o.err, o.panicked = err, nil
+			b.done(o)
+		}
+	}
+	b.ops = nil
+}
+
+// done settles o unless its caller left. The caller holds the shard's
+// mutex.
+func (b *batch) done(o *op) {
+	if o.state == opAbandoned || o.state == opDone {
+		return
+	}
+	o.state, o.batch = opDone, nil
+	close(o.done)
+}
+
+// goexited hands the batch on after a handler called runtime.Goexit on the
+// committer's goroutine: that call is settled (its caller exits in turn),
+// the others go back to the head of the queue, and a new committer takes
+// them.
+func (b *batch) goexited() {
+	sh := b.ent.shard
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	var back []*op
+	for _, o := range b.ops {
+		switch {
+		case o.goexit:
+			b.done(o)
+		case o.state != opAbandoned && o.state != opDone:
+			o.state, o.batch = opQueued, nil
+			back = append(back, o)
+		}
+	}
+	b.ops = nil
+	b.cancel()
+	if b.have {
+		b.ent.remember(b.rec, b.read)
+	}
+	b.ent.queue = append(back, b.ent.queue...)
+	b.e.startCommitter(b.ent) // busy stays set
+}
