@@ -78,7 +78,7 @@ func (b *batch) commit() {
 			return
 		case err == nil:
 			b.conflict(cur)
-		case errors.Is(err, ErrNotApplied):
+		case retryable(err):
 			b.failed(fmt.Errorf("scoped: write scope %q: %w", truncate(b.ent.name), err), true)
 		case errors.As(err, &tooLarge) && tooLarge.Limit > 0 && tooLarge.Limit < b.limit:
 			b.limit = tooLarge.Limit // run again, refusing each change over the store's limit
@@ -104,7 +104,7 @@ func (b *batch) load() bool {
 		return true
 	case b.ctx.Err() != nil:
 		// Every caller left: gather finds the batch empty.
-	case errors.Is(err, ErrNotApplied):
+	case retryable(err):
 		b.failed(loadError(b.ent.name, err), true)
 	default:
 		b.settleAll(loadError(b.ent.name, err))
@@ -213,6 +213,14 @@ func (b *batch) failed(err error, wait bool) {
 	if wait {
 		b.e.opts.backoff(b.ctx, b.streak) // an error means every caller left: gather ends
 	}
+}
+
+// retryable reports whether a store call that failed with err may be tried
+// again: the store did not perform it, and the failure is not one of the
+// data, which another try would meet again.
+func retryable(err error) bool {
+	return errors.Is(err, ErrNotApplied) && !errors.Is(err, ErrCorruptValue) &&
+		!errors.Is(err, ErrInvalidName) && !errors.Is(err, ErrValueTooLarge)
 }
 
 func sameValue(a, b []byte) bool {

@@ -22,7 +22,6 @@ package scoped
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -230,7 +229,7 @@ func (e *Engine) loadRetrying(ctx context.Context, name string) (Record, error) 
 			return rec, nil
 		case ctx.Err() != nil:
 			return Record{}, fmt.Errorf("scoped: scope %q: %w", truncate(name), ctx.Err())
-		case !errors.Is(err, ErrNotApplied) || attempt >= e.opts.maxAttempts:
+		case !retryable(err) || attempt >= e.opts.maxAttempts:
 			return Record{}, loadError(name, err)
 		}
 		e.opts.backoff(ctx, attempt)

@@ -375,6 +375,9 @@ func TestCacheBounds(t *testing.T) {
 	loadsFor := func(e *scoped.Engine, name string, size int) uint64 {
 		before := e.Stats().Loads
 		for range 5 {
+			// The record of a scope in use is kept regardless of the
+			// bounds: wait until the scope is idle.
+			waitFor(t, "the scope to be idle", func() bool { return !scoped.Busy(e, name) })
 			setBytes(e, name, size)
 		}
 		return e.Stats().Loads - before
