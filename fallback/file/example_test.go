@@ -37,8 +37,22 @@ func Example() {
 		}
 		fmt.Println("visit", n)
 	}
+
+	// A deleted scope leaves nothing: the directory holds the lock files
+	// alone, as Open made it.
+	if err := e.Delete(ctx, "visits"); err != nil {
+		log.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, entry := range entries {
+		fmt.Println(entry.Name())
+	}
 	// Output:
 	// visit 1
 	// visit 2
 	// visit 3
+	// .locks
 }

@@ -16,10 +16,16 @@ const (
 // lockFile is an exclusive flock on a lock file, held until unlock.
 type lockFile struct{ f *os.File }
 
-// tryLock takes the lock file at path, creating it if needed. It returns
-// nil, nil if another open file holds the lock.
+// openLock opens the existing lock file at path. Lock files are made by
+// Open, never by a write: a missing one is an error, not a file to create.
+func openLock(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDWR, 0)
+}
+
+// tryLock takes the lock file at path without waiting. It returns nil, nil
+// if another open file holds the lock.
 func tryLock(path string) (*lockFile, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
+	f, err := openLock(path)
 	if err != nil {
 		return nil, err
 	}
@@ -33,9 +39,10 @@ func tryLock(path string) (*lockFile, error) {
 
 // lock takes the lock file at path, waiting while it is busy until ctx ends.
 // It polls, with a jittered wait that doubles up to lockPollMax, because a
-// waiting flock cannot be cancelled.
+// waiting flock cannot be cancelled. When it returns an error it does not
+// hold the lock, and never will: the file is closed.
 func lock(ctx context.Context, path string) (*lockFile, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
+	f, err := openLock(path)
 	if err != nil {
 		return nil, err
 	}
@@ -65,11 +72,9 @@ func lock(ctx context.Context, path string) (*lockFile, error) {
 	}
 }
 
-// unlock releases the lock and closes the lock file.
-func (l *lockFile) unlock() error {
-	err := funlock(l.f)
-	if cerr := l.f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+// unlock releases the lock by closing the lock file. A flock belongs to the
+// open file description, which only this file refers to (Go opens files
+// close-on-exec, and never forks without exec), and close(2) frees the
+// descriptor whatever it returns: the lock is released even if Close
+// reports an error, which is therefore of no consequence and dropped.
+func (l *lockFile) unlock() { l.f.Close() }

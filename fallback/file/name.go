@@ -2,7 +2,9 @@ package file
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 )
 
 // maxEncodedName is the longest escaped name used as a file name, leaving
@@ -12,8 +14,15 @@ const maxEncodedName = 200
 // Suffixes of the files of a scope.
 const (
 	recordSuffix = ".rec"
-	lockSuffix   = ".lock"
 	tempSuffix   = ".tmp"
+)
+
+// The lock files: lockStripes files in the subdirectory lockDir, shared by
+// all scopes. The number and the hash that picks a scope's file are part of
+// the on-disk format: every process sharing a directory must agree on them.
+const (
+	lockDir     = ".locks"
+	lockStripes = 256
 )
 
 // fileBase returns the base of the file names of the scope name: the name
@@ -39,3 +48,16 @@ func fileBase(name string) string {
 	}
 	return string(b)
 }
+
+// stripe returns the lock stripe of the scope whose file base is base: the
+// first two bytes of the SHA-256 of base, as a big-endian number, modulo
+// lockStripes. The base, not the name, is hashed so that Open can find the
+// stripe of a temporary file from its file name alone.
+func stripe(base string) int {
+	sum := sha256.Sum256([]byte(base))
+	return int(binary.BigEndian.Uint16(sum[:2])) % lockStripes
+}
+
+// lockName returns the name, within lockDir, of the lock file of stripe i:
+// i in lower-case hexadecimal, two digits.
+func lockName(i int) string { return fmt.Sprintf("%02x", i) }

@@ -23,6 +23,7 @@ import (
 // way to a digest.
 var fileNames = []string{
 	"a", "A", "%61", "%41", "a.rec", "a.lock", "a.tmp", ".rec", ".lock", ".tmp",
+	".locks", ".locks/00", "00", "ff", "%2Elocks",
 	".open-1", "+", "-", "_", "~", "...", "./a", "a/../b", "/etc/passwd",
 	"../../../../../../../../tmp/escaped", "..\\..\\..\\windows",
 	"straße", "STRASSE", "Straße", "é", "e\u0301", "É",
@@ -46,7 +47,7 @@ func digest(name string) string {
 // Every hostile name stores its own value, in its own file, inside the
 // directory: no two files of the store differ only in case, no file name is
 // over 255 bytes or outside printable ASCII, and nothing appears anywhere
-// else.
+// else but in the lock directory.
 func TestHostileNames(t *testing.T) {
 	names := slices.Concat(storetest.HostileNames, fileNames)
 	slices.Sort(names)
@@ -59,7 +60,7 @@ func TestHostileNames(t *testing.T) {
 		if err := scoped.ValidateName(name); err != nil {
 			t.Fatalf("test name %q is invalid: %v", name, err)
 		}
-		if _, ok, err := s.CompareAndSet(t.Context(), name, 0, []byte("value of "+name), scoped.NewToken()); err != nil || !ok {
+		if _, ok, err := s.CompareAndSet(t.Context(), name, scoped.Revision{}, []byte("value of "+name), scoped.NewToken()); err != nil || !ok {
 			t.Fatalf("CompareAndSet(%.40q) = %v, %v", name, ok, err)
 		}
 	}
@@ -76,6 +77,7 @@ func TestHostileNames(t *testing.T) {
 			return err
 		}
 		if rel, _ := filepath.Rel(root, path); filepath.Dir(rel) != filepath.Join("x", "y", "store") &&
+			filepath.Dir(rel) != filepath.Join("x", "y", "store", ".locks") &&
 			!slices.Contains([]string{".", "x", filepath.Join("x", "y"), filepath.Join("x", "y", "store")}, rel) {
 			outside = append(outside, rel)
 		}
@@ -96,6 +98,9 @@ func TestHostileNames(t *testing.T) {
 	records := 0
 	for _, e := range entries {
 		name := e.Name()
+		if name == ".locks" && e.IsDir() {
+			continue
+		}
 		if !e.Type().IsRegular() {
 			t.Errorf("%q is not a regular file", name)
 		}
@@ -122,9 +127,9 @@ func TestRecordOfAnotherScope(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
 	mine, theirs := strings.Repeat("m", scoped.MaxNameLength), strings.Repeat("t", scoped.MaxNameLength)
-	set(t, s, theirs, 0, "their value")
+	set(t, s, theirs, scoped.Revision{}, "their value")
 	theirFile := onlyRecordFile(t, dir)
-	set(t, s, mine, 0, "my value")
+	rec := set(t, s, mine, scoped.Revision{}, "my value")
 	var myFile string
 	for _, e := range readDir(t, dir) {
 		if strings.HasSuffix(e, ".rec") && e != theirFile {
@@ -136,9 +141,9 @@ func TestRecordOfAnotherScope(t *testing.T) {
 
 	_, err := s.Load(t.Context(), mine)
 	assertCorrupt(t, "Load", err, mine)
-	_, _, err = s.CompareAndSet(t.Context(), mine, 1, []byte("new"), scoped.NewToken())
+	_, _, err = s.CompareAndSet(t.Context(), mine, rec.Revision(), []byte("new"), scoped.NewToken())
 	assertCorrupt(t, "CompareAndSet", err, mine)
-	_, _, err = s.Delete(t.Context(), mine, 1, scoped.NewToken())
+	_, _, err = s.Delete(t.Context(), mine, rec.Revision())
 	assertCorrupt(t, "Delete", err, mine)
 	if got := readFile(t, filepath.Join(dir, myFile)); string(got) != string(want) {
 		t.Fatal("the record file was overwritten")

@@ -15,8 +15,8 @@ const probePrefix = ".open-"
 
 // Open returns a Store over the directory dir, creating it if it is missing.
 // It fails if the directory cannot be created, is not writable, or its file
-// system has no working flock, and removes the temporary files that a crash
-// left behind.
+// system has no working flock. It creates the lock files that are missing,
+// and removes the temporary files that a crash left behind.
 func Open(dir string) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("file: open: empty directory name")
@@ -27,10 +27,14 @@ func Open(dir string) (*Store, error) {
 	if err := probe(dir); err != nil {
 		return nil, fmt.Errorf("file: directory %s is not usable: %w", dir, err)
 	}
-	if err := sweep(dir); err != nil {
+	if err := makeLocks(dir); err != nil {
 		return nil, fmt.Errorf("file: open %s: %w", dir, err)
 	}
-	return &Store{dir: dir}, nil
+	s := &Store{dir: dir, rename: os.Rename, remove: os.Remove, syncDir: syncDir}
+	if err := s.sweep(); err != nil {
+		return nil, fmt.Errorf("file: open %s: %w", dir, err)
+	}
+	return s, nil
 }
 
 // makeDir creates dir if it is missing, with its parents, and fsyncs the
@@ -82,43 +86,86 @@ func probe(dir string) error {
 	return funlock(f)
 }
 
-// sweep removes the temporary files of writers that died: a scope's
-// NAME.tmp is removed if its lock is free, and probe files left by an Open.
-func sweep(dir string) error {
-	entries, err := os.ReadDir(dir)
+// makeLocks creates the lock directory and the lock files missing in it.
+// Several processes may do so at once: a file is opened with O_CREATE and
+// without O_EXCL, so all of them end up with the same files. Nothing is
+// fsynced: a lock matters only between processes that run, and a lock file
+// that a power failure took away is created again by the next Open, before
+// any write.
+func makeLocks(dir string) error {
+	locks := filepath.Join(dir, lockDir)
+	if err := os.Mkdir(locks, 0o777); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	entries, err := os.ReadDir(locks)
 	if err != nil {
 		return err
 	}
+	present := make(map[string]bool, len(entries))
 	for _, e := range entries {
-		name := e.Name()
-		switch {
-		case strings.HasPrefix(name, probePrefix):
-			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
-		case strings.HasSuffix(name, tempSuffix):
-			if err := sweepTemp(dir, strings.TrimSuffix(name, tempSuffix)); err != nil {
-				return err
-			}
+		present[e.Name()] = e.Type().IsRegular()
+	}
+	for i := range lockStripes {
+		name := lockName(i)
+		if present[name] {
+			continue
+		}
+		f, err := os.OpenFile(filepath.Join(locks, name), os.O_RDWR|os.O_CREATE, 0o666)
+		if err != nil {
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// sweepTemp removes base.tmp unless a writer holds base.lock: a writer
-// creates and removes (or renames) its temporary file under that lock, so a
-// temporary file found under the lock was left by a crash.
-func sweepTemp(dir, base string) error {
-	l, err := tryLock(filepath.Join(dir, base+lockSuffix))
+// sweep removes the files that crashes left behind: a scope's NAME.tmp if
+// its stripe's lock is free, and the probe files of Opens.
+//
+// A writer creates its temporary file and renames or removes it while
+// holding its stripe's lock, so a temporary file found while holding that
+// lock is no write's: a crash left it. A temporary file whose stripe is busy
+// is left for a later Open; a commit of its scope replaces it before then.
+func (s *Store) sweep() error {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return err
+	}
+	temps := map[int][]string{} // stripe → file bases with a temporary file
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case strings.HasPrefix(name, probePrefix):
+			if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		case strings.HasSuffix(name, tempSuffix):
+			base := strings.TrimSuffix(name, tempSuffix)
+			temps[stripe(base)] = append(temps[stripe(base)], base)
+		}
+	}
+	for i, bases := range temps {
+		if err := s.sweepStripe(i, bases); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sweepStripe removes the temporary files of bases, all of stripe i, unless
+// a writer holds the stripe's lock.
+func (s *Store) sweepStripe(i int, bases []string) error {
+	l, err := tryLock(s.lockPath(i))
 	if err != nil || l == nil {
 		return err
 	}
-	err = os.Remove(filepath.Join(dir, base+tempSuffix))
-	if errors.Is(err, fs.ErrNotExist) {
-		err = nil
+	defer l.unlock()
+	for _, base := range bases {
+		if err := os.Remove(filepath.Join(s.dir, base+tempSuffix)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
-	if uerr := l.unlock(); err == nil {
-		err = uerr
-	}
-	return err
+	return nil
 }

@@ -16,8 +16,11 @@ import (
 //	writer   16 bytes  the writer Token
 //	nameLen  2 bytes   big-endian
 //	name     nameLen bytes, the full scope name
-//	value    the rest but the checksum; empty in a tombstone
+//	value    the rest but the checksum; never empty
 //	checksum 4 bytes   big-endian CRC-32C of everything before it
+//
+// Version 1 of the package kept a deleted scope as a record with an empty
+// value, a tombstone; it reads as no record.
 const (
 	recordMagic    = "SCF1"
 	recordOverhead = len(recordMagic) + 8 + scoped.TokenSize + 2 + crc32.Size
@@ -25,8 +28,8 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// encodeRecord returns the record file of version, writer and value (nil for
-// a tombstone) of the scope name.
+// encodeRecord returns the record file of version, writer and value of the
+// scope name.
 func encodeRecord(name string, version uint64, writer scoped.Token, value []byte) []byte {
 	b := make([]byte, 0, recordOverhead+len(name)+len(value))
 	b = append(b, recordMagic...)
@@ -38,7 +41,8 @@ func encodeRecord(name string, version uint64, writer scoped.Token, value []byte
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
-// decodeRecord reads the record file b, which must be the scope name's.
+// decodeRecord reads the record file b, which must be the scope name's. A
+// tombstone of version 1 of the package gives the zero Record.
 func decodeRecord(name string, b []byte) (scoped.Record, error) {
 	if len(b) < recordOverhead {
 		return scoped.Record{}, fmt.Errorf("%d bytes, shorter than any record", len(b))
@@ -66,8 +70,10 @@ func decodeRecord(name string, b []byte) (scoped.Record, error) {
 	case string(body[:n]) != name:
 		return scoped.Record{}, fmt.Errorf("holds scope %q", body[:n])
 	}
-	if value := body[n:]; len(value) > 0 {
-		rec.Value = value[:len(value):len(value)]
+	value := body[n:]
+	if len(value) == 0 {
+		return scoped.Record{}, nil
 	}
+	rec.Value = value[:len(value):len(value)]
 	return rec, nil
 }

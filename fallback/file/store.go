@@ -16,49 +16,67 @@ import (
 // files between calls and needs no closing.
 type Store struct {
 	dir string
+
+	// The calls after which a write may be visible, as fields so that the
+	// package's tests can make them fail: os.Rename, os.Remove and syncDir.
+	rename  func(oldpath, newpath string) error
+	remove  func(name string) error
+	syncDir func(dir string) error
 }
 
 var _ scoped.Store = (*Store)(nil)
 
 // Load implements scoped.Store: it reads the scope's record file, without
-// taking its lock.
+// taking a lock. A Load changes nothing, so every error it returns matches
+// scoped.ErrNotApplied.
 func (s *Store) Load(ctx context.Context, name string) (scoped.Record, error) {
 	if err := check(ctx, name); err != nil {
 		return scoped.Record{}, err
 	}
-	return s.read(name)
+	rec, err := s.read(name, fileBase(name))
+	return rec, scoped.NotApplied(err)
 }
 
 // CompareAndSet implements scoped.Store.
-func (s *Store) CompareAndSet(ctx context.Context, name string, expected uint64, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
-	if len(value) == 0 {
-		return scoped.Record{}, false, errors.New("file: compare-and-set of an empty value")
+func (s *Store) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+	switch {
+	case len(value) == 0:
+		return scoped.Record{}, false, scoped.NotApplied(errors.New("file: compare-and-set of an empty value"))
+	case writer.IsZero():
+		return scoped.Record{}, false, scoped.NotApplied(errors.New("file: compare-and-set by the zero writer token"))
 	}
 	return s.commit(ctx, name, expected, value, writer)
 }
 
-// Delete implements scoped.Store: it leaves a record without a value.
-func (s *Store) Delete(ctx context.Context, name string, expected uint64, writer scoped.Token) (scoped.Record, bool, error) {
-	return s.commit(ctx, name, expected, nil, writer)
+// Delete implements scoped.Store: it removes the scope's record file.
+func (s *Store) Delete(ctx context.Context, name string, expected scoped.Revision) (scoped.Record, bool, error) {
+	return s.commit(ctx, name, expected, nil, scoped.Token{})
 }
 
 // check refuses a call whose context ended or whose name is invalid, before
 // any I/O.
 func check(ctx context.Context, name string) error {
 	if err := ctx.Err(); err != nil {
-		return err
+		return scoped.NotApplied(err)
 	}
-	return scoped.ValidateName(name)
+	return scoped.NotApplied(scoped.ValidateName(name))
 }
 
-// path returns the path of the scope's file with the given suffix.
-func (s *Store) path(name, suffix string) string {
-	return filepath.Join(s.dir, fileBase(name)+suffix)
+// path returns the path of the scope's file with file base base and the
+// given suffix.
+func (s *Store) path(base, suffix string) string {
+	return filepath.Join(s.dir, base+suffix)
 }
 
-// read returns the committed record of the scope name.
-func (s *Store) read(name string) (scoped.Record, error) {
-	path := s.path(name, recordSuffix)
+// lockPath returns the path of the lock file of stripe i.
+func (s *Store) lockPath(i int) string {
+	return filepath.Join(s.dir, lockDir, lockName(i))
+}
+
+// read returns the committed record of the scope name, whose file base is
+// base.
+func (s *Store) read(name, base string) (scoped.Record, error) {
+	path := s.path(base, recordSuffix)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return scoped.Record{}, nil
@@ -73,52 +91,103 @@ func (s *Store) read(name string) (scoped.Record, error) {
 	return rec, nil
 }
 
-// commit stores value (nil for a tombstone) as version expected+1 if the
-// stored version is expected, under the scope's lock.
-func (s *Store) commit(ctx context.Context, name string, expected uint64, value []byte, writer scoped.Token) (rec scoped.Record, ok bool, err error) {
+// commit stores value (nil: removes the record) written by writer, as
+// version expected.Version+1, if the current revision is expected, under
+// the lock of the scope's stripe.
+//
+// Every error returned before the record file is renamed or removed matches
+// scoped.ErrNotApplied: nothing was written, and a write that gave up
+// waiting for the lock closed its lock file, so it never takes the lock
+// later. Once the lock is held the write runs to its end whatever the
+// context: file I/O cannot be cancelled half-way, and the write may carry
+// other callers' changes.
+func (s *Store) commit(ctx context.Context, name string, expected scoped.Revision, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
 	if err := check(ctx, name); err != nil {
 		return scoped.Record{}, false, err
 	}
-	l, err := lock(ctx, s.path(name, lockSuffix))
+	base := fileBase(name)
+	l, err := lock(ctx, s.lockPath(stripe(base)))
 	if err != nil {
-		return scoped.Record{}, false, fmt.Errorf("file: lock: %w", err)
+		return scoped.Record{}, false, scoped.NotApplied(fmt.Errorf("file: lock: %w", err))
 	}
-	defer func() {
-		if uerr := l.unlock(); uerr != nil && err == nil {
-			err = fmt.Errorf("file: unlock: %w", uerr)
-		}
-	}()
-	cur, err := s.read(name)
+	defer l.unlock()
+	cur, err := s.read(name, base)
 	if err != nil {
-		return scoped.Record{}, false, err
+		return scoped.Record{}, false, scoped.NotApplied(err)
 	}
-	if cur.Version != expected {
+	if cur.Revision() != expected {
 		return cur, false, nil
 	}
-	rec = scoped.Record{Value: value, Version: expected + 1, Writer: writer}
-	if err := s.replace(name, encodeRecord(name, rec.Version, writer, value)); err != nil {
+	if value == nil {
+		if !cur.Exists() {
+			return scoped.Record{}, true, nil // no record, as expected
+		}
+		if err := s.removeRecord(base); err != nil {
+			return scoped.Record{}, false, err
+		}
+		return scoped.Record{}, true, nil
+	}
+	rec := scoped.Record{Value: value, Version: expected.Version + 1, Writer: writer}
+	if err := s.replace(base, encodeRecord(name, rec.Version, writer, value)); err != nil {
 		return scoped.Record{}, false, err
 	}
 	return rec, true, nil
 }
 
-// replace makes b the record file of name: written to the temporary file,
-// fsynced, renamed over the record file, and the directory fsynced. The
-// caller holds the scope's lock.
-func (s *Store) replace(name string, b []byte) error {
-	tmp := s.path(name, tempSuffix)
+// replace makes b the record file of the file base base: written to the
+// temporary file, fsynced, renamed over the record file, and the directory
+// fsynced. The caller holds the stripe's lock.
+//
+// An error before the rename, or from a rename that left the temporary file
+// in place, matches scoped.ErrNotApplied: the record file was not touched. A
+// temporary file that cannot be removed after a failure is left for Open's
+// sweep or the scope's next write, and changes nothing.
+func (s *Store) replace(base string, b []byte) error {
+	tmp := s.path(base, tempSuffix)
 	if err := writeSynced(tmp, b); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("file: %w", err)
+		return scoped.NotApplied(fmt.Errorf("file: %w", err))
 	}
-	if err := os.Rename(tmp, s.path(name, recordSuffix)); err != nil {
+	if err := s.rename(tmp, s.path(base, recordSuffix)); err != nil {
+		if !exists(tmp) {
+			// The rename may have been performed before it failed, as
+			// over a network file system: the new record may be there.
+			return fmt.Errorf("file: %w", err)
+		}
 		os.Remove(tmp)
-		return fmt.Errorf("file: %w", err)
+		return scoped.NotApplied(fmt.Errorf("file: %w", err))
 	}
-	if err := syncDir(s.dir); err != nil {
-		return fmt.Errorf("file: %w", err)
+	if err := s.syncDir(s.dir); err != nil {
+		return fmt.Errorf("file: the record is written, but may not survive a crash: %w", err)
 	}
 	return nil
+}
+
+// removeRecord removes the record file of the file base base, and the
+// temporary file that a crash may have left beside it, and fsyncs the
+// directory. The caller holds the stripe's lock. A failed removal that left
+// the record file in place matches scoped.ErrNotApplied.
+func (s *Store) removeRecord(base string) error {
+	path := s.path(base, recordSuffix)
+	if err := s.remove(path); err != nil {
+		if !exists(path) {
+			return fmt.Errorf("file: %w", err)
+		}
+		return scoped.NotApplied(fmt.Errorf("file: %w", err))
+	}
+	// Under the lock, a temporary file is no write's: a crash left it.
+	// Removing it is tidying, which Open's sweep would otherwise do.
+	os.Remove(s.path(base, tempSuffix))
+	if err := s.syncDir(s.dir); err != nil {
+		return fmt.Errorf("file: the record is removed, but may come back after a crash: %w", err)
+	}
+	return nil
+}
+
+// exists reports whether the file at path certainly exists.
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
 
 // writeSynced writes b to the file at path, replacing its content, and
@@ -138,8 +207,8 @@ func writeSynced(path string, b []byte) error {
 	return err
 }
 
-// syncDir fsyncs the directory dir, making the renames and creations in it
-// durable.
+// syncDir fsyncs the directory dir, making the renames, creations and
+// removals in it durable.
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
