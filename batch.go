@@ -41,6 +41,7 @@ type batch struct {
 	// once every caller of the batch has left.
 	ctx    context.Context
 	cancel context.CancelFunc
+	alone  bool // one call in the write in flight: sent with its own context
 
 	rec      Record // the base record the handlers run on, when have
 	have     bool
@@ -97,7 +98,7 @@ func (b *batch) commit() {
 // has settled the calls or counted a failed attempt.
 func (b *batch) load() bool {
 	b.e.counters.loads.Add(1)
-	rec, err := b.e.store.Load(b.ctx, b.ent.name)
+	rec, err := b.e.store.Load(b.storeCtx(), b.ent.name)
 	switch {
 	case err == nil:
 		b.rec, b.have, b.read = rec, true, b.gathered
@@ -159,14 +160,24 @@ func (b *batch) current() bool {
 	return true
 }
 
+// storeCtx is the context of the batch's store calls: its one call's own,
+// or one carrying the first call's values that ends when every caller left.
+func (b *batch) storeCtx() context.Context {
+	if len(b.ops) == 1 {
+		return b.ops[0].ctx
+	}
+	return b.ctx
+}
+
 // write commits final over the base record: a compare-and-set, or a delete
 // when the scope ends up without a value.
 func (b *batch) write(final []byte, token Token) (Record, bool, error) {
 	b.e.counters.writes.Add(1)
+	ctx := b.storeCtx()
 	if final == nil {
-		return b.e.store.Delete(b.ctx, b.ent.name, b.rec.Revision())
+		return b.e.store.Delete(ctx, b.ent.name, b.rec.Revision())
 	}
-	return b.e.store.CompareAndSet(b.ctx, b.ent.name, b.rec.Revision(), final, token)
+	return b.e.store.CompareAndSet(ctx, b.ent.name, b.rec.Revision(), final, token)
 }
 
 // conflict takes the current record a refused write returned. The first
@@ -183,8 +194,8 @@ func (b *batch) conflict(cur Record) {
 }
 
 // failed counts a failed attempt against every call of the batch: the calls
-// at the attempt limit are settled with err, the others go on, after a wait
-// if wait is set.
+// whose context ended are settled as not applied, those at the attempt limit
+// with err, the others go on, after a wait if wait is set.
 func (b *batch) failed(err error, wait bool) {
 	b.streak++
 	limit := b.e.opts.maxAttempts
@@ -196,6 +207,11 @@ func (b *batch) failed(err error, wait bool) {
 			continue
 		}
 		o.state = opBatched
+		if cause := o.ctx.Err(); cause != nil {
+			o.err, o.panicked = notSent(b.ent.name, cause), nil
+			b.done(o)
+			continue
+		}
 		if o.attempts++; o.attempts < limit {
 			b.e.counters.retries.Add(1)
 			kept = append(kept, o)

@@ -11,7 +11,9 @@ import (
 // waits for its outcome or for its own context to end, whichever comes
 // first. It never runs another call's handler, nor its own: a handler that
 // blocks can hold up only the calls queued behind it on its scope, and each
-// of those still returns when its own context ends.
+// of those still returns when its own context ends. A call alone in a
+// write sends it with its own context, and waits for that write's answer,
+// which the Store returns as soon as the context ends.
 
 // submit runs o on the scope name and returns its outcome.
 func (e *Engine) submit(ctx context.Context, name string, o *op) error {
@@ -49,26 +51,32 @@ func (e *Engine) submit(ctx context.Context, name string, o *op) error {
 	if err := e.abandon(ent, o); err != nil {
 		return err
 	}
-	return o.outcome() // settled just before its context ended
+	<-o.done // settled meanwhile, or its own write will say how it ended
+	return o.outcome()
 }
 
 // abandon takes o, whose context ended, out of its scope's group commit. It
-// returns the error the call ends with, or nil if o was settled meanwhile.
+// returns the error the call ends with, or nil if o was settled meanwhile or
+// is alone in a write sent with its own context: that write returns as
+// soon as the context's end reaches the store, and tells whether it was
+// performed.
 func (e *Engine) abandon(ent *entry, o *op) error {
 	sh := ent.shard
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	cause := o.ctx.Err()
 	var err error
-	switch o.state {
-	case opDone:
+	switch {
+	case o.state == opDone:
 		return nil
-	case opQueued:
+	case o.state == opInFlight && o.batch.alone:
+		return nil
+	case o.state == opQueued:
 		ent.queue = slices.DeleteFunc(ent.queue, func(q *op) bool { return q == o })
 		err = notSent(ent.name, cause)
-	case opBatched:
+	case o.state == opBatched:
 		err = notSent(ent.name, cause)
-	case opInFlight:
+	case o.state == opInFlight:
 		err = &CommitUnknownError{Scope: ent.name, Cause: cause}
 	}
 	o.state = opAbandoned

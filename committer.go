@@ -90,6 +90,7 @@ func (b *batch) seal() bool {
 	for _, o := range b.ops {
 		o.state = opInFlight
 	}
+	b.alone = len(b.ops) == 1
 	return true
 }
 

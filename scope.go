@@ -94,6 +94,12 @@ func (s *Scope) encode() []byte {
 // Name returns the scope's name.
 func (s *Scope) Name() string { return s.name }
 
+// Exists reports whether the scope has a value: it had a stored one when
+// the handler began, or a field has been set since. A scope never written,
+// or deleted, has none; one whose fields were all deleted still has one (an
+// empty value), unless it had none before.
+func (s *Scope) Exists() bool { return !s.absent || len(s.fields) > 0 }
+
 // Has reports whether the field key is set.
 func (s *Scope) Has(key string) bool {
 	_, ok := s.fields[key]

@@ -112,7 +112,7 @@ func (s *shard) release(e *entry) {
 	if e.busy || len(e.queue) > 0 || e.readers > 0 {
 		return
 	}
-	if e.cached && s.maxIdle > 0 {
+	if e.cached && s.maxIdle > 0 && len(e.rec.Value) <= s.maxBytes { // a record over the bound evicts no other
 		e.elem = s.idle.PushFront(e)
 		s.idleBytes += len(e.rec.Value)
 	} else {
