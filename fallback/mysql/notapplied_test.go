@@ -483,8 +483,8 @@ func TestInFlightFailureIsNotMarked(t *testing.T) {
 func TestPrivateServer(t *testing.T) {
 	t.Parallel() // it waits; the other waiting tests run beside it
 
-	const maxConnections = 10 // MariaDB's least
-	srv := testenv.StartMariaDB(t, "--max-connections=10", "--skip-name-resolve")
+	const maxConnections = 10 // the least MariaDB takes
+	srv := testenv.StartMariaDB(t, fmt.Sprint("--max-connections=", maxConnections), "--skip-name-resolve")
 	ctx := t.Context()
 	root := poolOn(t, srv.DSN("root", ""), maxConnections+1, nil)
 	for _, stmt := range []string{
