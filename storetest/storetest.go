@@ -203,7 +203,10 @@ func testStaleWriteAfterRecreate(t *testing.T, s scoped.Store) {
 }
 
 // testRacingRecreate: writers racing to create a deleted scope, over and
-// over; exactly one of them wins each round.
+// over; exactly one of them wins each round. A racer may also fail with an
+// error matching ErrNotApplied, as the contract allows (inserts of one
+// deleted key can deadlock in InnoDB, which rolls back the victim): it
+// lost, and wrote nothing.
 func testRacingRecreate(t *testing.T, s scoped.Store) {
 	const writers, rounds = 6, 20
 	for round := range rounds {
@@ -216,7 +219,9 @@ func testRacingRecreate(t *testing.T, s scoped.Store) {
 			wg.Go(func() {
 				rec, ok, err := s.CompareAndSet(ctx(t), "r", scoped.Revision{}, fmt.Appendf(nil, "round %d writer %d", round, w), scoped.NewToken())
 				if err != nil {
-					t.Error(err)
+					if !errors.Is(err, scoped.ErrNotApplied) {
+						t.Error(err)
+					}
 					return
 				}
 				if ok {

@@ -1,7 +1,7 @@
-// Package mysql is the MySQL and MariaDB backend of scoped: every scope is one
-// row of a table, read by one prepared SELECT and written by one prepared
-// UPDATE (or INSERT, for a scope's first write), so that a load or a
-// successful compare-and-set is one round trip.
+// Package mysql is the MySQL and MariaDB backend of scoped: every scope that
+// has a record is one row of a table, read by one prepared SELECT and
+// written by one prepared INSERT (a scope's first write), UPDATE or DELETE,
+// so that a load, or a write that succeeds, is one round trip.
 //
 // The caller opens and owns the *sql.DB (github.com/go-sql-driver/mysql) and
 // closes it; the Store only prepares its statements on it:
@@ -12,27 +12,69 @@
 //	defer store.Close()                     // releases the prepared statements
 //	e := scoped.New(store)
 //
+// The pool's sessions must commit every statement on its own (autocommit,
+// the default); the store checks it when it prepares its statements.
+//
 // The table, as CreateTable makes it (Store.DDL returns it for any table):
 //
 //	CREATE TABLE IF NOT EXISTS `scoped_scopes` (
 //	  `name` VARBINARY(512) NOT NULL,
 //	  `version` BIGINT UNSIGNED NOT NULL,
 //	  `writer` BINARY(16) NOT NULL,
-//	  `value` LONGBLOB NULL,
+//	  `value` LONGBLOB NOT NULL,
 //	  PRIMARY KEY (`name`)
 //	) ENGINE=InnoDB
 //
 // Names and values are binary strings: compared byte for byte, with no
-// collation, case folding or trailing-space padding. A deleted scope keeps
-// its row with a NULL value, as the tombstone that keeps its version from
-// going back.
+// collation, case folding or trailing-space padding. Deleting a scope
+// deletes its row, so the table holds one row per scope that has a record.
+// A scope created again starts at version 1 again: a write or a delete
+// matches both the version and the writer it expects, and a writer that
+// read the scope before it was deleted is refused. Earlier versions of this
+// package kept a deleted scope's row, with a NULL value; a call that meets
+// such a row fails, saying so. Remove them once no older version uses the
+// table:
 //
-// Costs: a Load is one round trip; a successful CompareAndSet or Delete is one
-// round trip; a refused one (another writer committed first) is two, the
-// refused statement and a SELECT of the current record. The first call on a
-// pool connection prepares the statement there, one more round trip, once.
+//	DELETE FROM `scoped_scopes` WHERE `value` IS NULL
+//
+// Costs: a Load is one round trip; a CompareAndSet or Delete that succeeds
+// is one round trip; a refused one (another writer committed first) is two,
+// the refused statement and a SELECT of the current record. The first call
+// on a pool connection prepares the statement there, one more round trip,
+// once.
 //
 // Values are limited to the server's max_allowed_packet less 1 KiB (read
 // once per Store), and to WithMaxValueSize if set; a bigger value fails with
 // a *scoped.ValueTooLargeError before anything is sent.
+//
+// # Errors
+//
+// Errors of the server and of the connection are returned wrapped: errors.As
+// finds the driver's *mysql.MySQLError, errors.Is its ErrInvalidConn or the
+// context's error. An error also matches scoped.ErrNotApplied when the
+// operation certainly was not performed and never will be:
+//
+//   - the call failed before sending anything: its context had ended, or
+//     ended while it waited for the store's statements to be prepared; the
+//     store is closed (ErrClosed); the name or the value is invalid; the
+//     statements could not be prepared (the table is missing, the server
+//     does not answer);
+//   - database/sql returned driver.ErrBadConn, which it does only when the
+//     server cannot have performed the statement;
+//   - a new connection could not be made: dialing failed (the server
+//     refused or did not answer the connection), or the server had too
+//     many connections (ER_CON_COUNT_ERROR);
+//   - the server refused or rolled back the statement: a lock wait timeout
+//     (ER_LOCK_WAIT_TIMEOUT), a deadlock (ER_LOCK_DEADLOCK), a read-only
+//     server or session (ER_OPTION_PREVENTS_STATEMENT,
+//     ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION, ER_READ_ONLY_MODE);
+//   - the write was refused, another writer having committed first, and
+//     the read of the current record that follows failed.
+//
+// Any other failure may follow a statement that reached the server, and
+// may have been performed or still be: a lost connection, a read timeout,
+// or a context that ended while a statement was in flight. A context that
+// ends while the pool waits for a free connection is among these, though
+// nothing was sent: database/sql gives the same bare context error for
+// both.
 package mysql

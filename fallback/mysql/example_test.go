@@ -61,7 +61,7 @@ func ExampleStore_DDL() {
 	//   `name` VARBINARY(512) NOT NULL,
 	//   `version` BIGINT UNSIGNED NOT NULL,
 	//   `writer` BINARY(16) NOT NULL,
-	//   `value` LONGBLOB NULL,
+	//   `value` LONGBLOB NOT NULL,
 	//   PRIMARY KEY (`name`)
 	// ) ENGINE=InnoDB;
 }

@@ -188,6 +188,7 @@ func quietPool(t *testing.T, l *countingLogger) *sql.DB {
 		t.Fatal(err)
 	}
 	db := sql.OpenDB(connector)
+	bound(db)
 	t.Cleanup(func() { db.Close() })
 	return db
 }

@@ -28,6 +28,7 @@ func TestLateStatementIsNotDoubled(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := sql.OpenDB(connector)
+	bound(db)
 	t.Cleanup(func() { db.Close() })
 	s, table := newStoreOn(t, db)
 	e := scoped.New(s)

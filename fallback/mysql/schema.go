@@ -57,15 +57,18 @@ func identifierProblem(p string) string {
 // DDL returns the CREATE TABLE statement of the store's table, as
 // CreateTable runs it, for schemas managed outside the program. It is the
 // same on MySQL 8 and MariaDB. The binary column types compare names byte
-// for byte (no collation, no trailing-space padding); InnoDB, the default
+// for byte (no collation, no trailing-space padding). A row is a scope that
+// has a record, so every column is NOT NULL; tables of earlier versions,
+// whose value column is NULL-able, work as they are. InnoDB, the default
 // engine of both, is named because a row write must be atomic and survive a
-// crash, which MyISAM does not promise.
+// crash, and a failed statement be rolled back, which MyISAM does not
+// promise.
 func (s *Store) DDL() string {
 	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n"+
 		"  `name` VARBINARY(%d) NOT NULL,\n"+
 		"  `version` BIGINT UNSIGNED NOT NULL,\n"+
 		"  `writer` BINARY(%d) NOT NULL,\n"+
-		"  `value` LONGBLOB NULL,\n"+
+		"  `value` LONGBLOB NOT NULL,\n"+
 		"  PRIMARY KEY (`name`)\n"+
 		") ENGINE=InnoDB", s.table, scoped.MaxNameLength, scoped.TokenSize)
 }

@@ -74,116 +74,184 @@ func New(db *sql.DB, opts ...Option) (*Store, error) {
 }
 
 // Close releases the store's prepared statements, on the server and in the
-// pool; it does not close the pool. Calls that start after Close fail with
-// ErrClosed. A store that is never closed keeps its statements until the
-// pool closes.
+// pool; it does not close the pool. It waits for the calls that are using
+// the statements to end. Calls that start after Close fail with an error
+// matching ErrClosed and scoped.ErrNotApplied. A store that is never closed
+// keeps its statements until the pool closes.
 func (s *Store) Close() error {
 	s.preparing <- struct{}{}
 	defer func() { <-s.preparing }()
 	s.closed = true
-	if st := s.prepared.Swap(nil); st != nil {
-		if err := st.close(); err != nil {
-			return fmt.Errorf("scoped/mysql: close: %w", err)
-		}
+	st := s.prepared.Swap(nil)
+	if st == nil {
+		return nil
+	}
+	st.inUse.Lock()
+	st.closed = true
+	st.inUse.Unlock()
+	if err := st.close(); err != nil {
+		return fmt.Errorf("scoped/mysql: close: %w", err)
 	}
 	return nil
 }
 
 // Load implements scoped.Store with one SELECT.
 func (s *Store) Load(ctx context.Context, name string) (scoped.Record, error) {
-	if err := scoped.ValidateName(name); err != nil {
-		return scoped.Record{}, err
-	}
-	st, err := s.ready(ctx)
+	st, err := s.start(ctx, name)
 	if err != nil {
 		return scoped.Record{}, err
 	}
-	rec, err := load(ctx, st, name)
+	defer st.release()
+	rec, err := st.read(ctx, name)
 	if err != nil {
-		return scoped.Record{}, fmt.Errorf("scoped/mysql: load: %w", err)
+		return scoped.Record{}, classify(fmt.Errorf("scoped/mysql: load: %w", err))
 	}
 	return rec, nil
 }
 
-// CompareAndSet implements scoped.Store: one INSERT when expected is 0, one
-// UPDATE otherwise; a refused write is followed by a SELECT of the current
-// record.
-func (s *Store) CompareAndSet(ctx context.Context, name string, expected uint64, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
-	if err := scoped.ValidateName(name); err != nil {
-		return scoped.Record{}, false, err
-	}
+// CompareAndSet implements scoped.Store: one INSERT when expected is the
+// zero Revision, one UPDATE otherwise; a refused write is followed by a
+// SELECT of the current record.
+func (s *Store) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
 	if len(value) == 0 {
-		return scoped.Record{}, false, errors.New("scoped/mysql: compare-and-set of an empty value")
+		return scoped.Record{}, false, scoped.NotApplied(errors.New("scoped/mysql: compare-and-set of an empty value"))
 	}
 	if s.maxValueSize > 0 && len(value) > s.maxValueSize {
-		return scoped.Record{}, false, &scoped.ValueTooLargeError{Scope: name, Size: len(value), Limit: s.maxValueSize}
+		return scoped.Record{}, false, scoped.NotApplied(&scoped.ValueTooLargeError{Scope: name, Size: len(value), Limit: s.maxValueSize})
 	}
-	st, err := s.ready(ctx)
+	st, err := s.start(ctx, name)
 	if err != nil {
 		return scoped.Record{}, false, err
 	}
+	defer st.release()
 	if len(value) > st.valueLimit {
-		return scoped.Record{}, false, &scoped.ValueTooLargeError{Scope: name, Size: len(value), Limit: st.valueLimit}
+		return scoped.Record{}, false, scoped.NotApplied(&scoped.ValueTooLargeError{Scope: name, Size: len(value), Limit: st.valueLimit})
 	}
-	return write(ctx, st, name, expected, value, writer)
+	if expected.IsZero() {
+		return st.create(ctx, name, value, writer)
+	}
+	return st.replace(ctx, name, expected, value, writer)
 }
 
-// Delete implements scoped.Store as CompareAndSet does, writing a NULL
-// value: the row stays, as the scope's tombstone.
-func (s *Store) Delete(ctx context.Context, name string, expected uint64, writer scoped.Token) (scoped.Record, bool, error) {
+// Delete implements scoped.Store with one DELETE of the row; a refused
+// delete is followed by a SELECT of the current record. Expecting the zero
+// Revision, it is one SELECT, which finds no row or refuses the delete.
+func (s *Store) Delete(ctx context.Context, name string, expected scoped.Revision) (scoped.Record, bool, error) {
+	st, err := s.start(ctx, name)
+	if err != nil {
+		return scoped.Record{}, false, err
+	}
+	defer st.release()
+	if expected.IsZero() {
+		// Nothing to remove: the delete succeeds if there is no record.
+		// It writes nothing whatever happens, so any failure is one that
+		// was not applied.
+		cur, err := st.read(ctx, name)
+		if err != nil {
+			return scoped.Record{}, false, scoped.NotApplied(fmt.Errorf("scoped/mysql: delete: %w", err))
+		}
+		return cur, !cur.Exists(), nil
+	}
+	return st.remove(ctx, name, expected)
+}
+
+// start checks what a call can check without I/O, the name and the
+// context, and returns the prepared statements, held for the call: the
+// caller releases them. Every error it returns is from before anything of
+// the call was sent, and matches scoped.ErrNotApplied.
+func (s *Store) start(ctx context.Context, name string) (*statements, error) {
 	if err := scoped.ValidateName(name); err != nil {
-		return scoped.Record{}, false, err
+		return nil, scoped.NotApplied(err)
 	}
-	st, err := s.ready(ctx)
+	if err := ctx.Err(); err != nil {
+		return nil, scoped.NotApplied(fmt.Errorf("scoped/mysql: %w", err))
+	}
+	st, err := s.acquire(ctx)
 	if err != nil {
-		return scoped.Record{}, false, err
+		return nil, scoped.NotApplied(err)
 	}
-	return write(ctx, st, name, expected, nil, writer)
+	return st, nil
 }
 
-// write stores value (nil for a tombstone) as version expected+1 if the
-// stored version is expected. A scope that has no row has version 0: its
-// first write is an INSERT, and a duplicate key means another writer
-// created it first. Any other scope is written by an UPDATE that matches
-// the expected version, and changes no row if it is not. Only then is the
-// current record read, by a second statement outside any transaction: rows
-// are never removed and versions only grow, so what it reads is at least as
-// new as the version that refused the write.
-func write(ctx context.Context, st *statements, name string, expected uint64, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
-	next := expected + 1
-	var applied bool
-	if expected == 0 {
-		_, err := st.insert.ExecContext(ctx, name, next, writer[:], value)
-		var me *mysqldriver.MySQLError
-		switch {
-		case err == nil:
-			applied = true
-		case !errors.As(err, &me) || me.Number != errDuplicateKey:
-			return scoped.Record{}, false, fmt.Errorf("scoped/mysql: insert: %w", err)
-		}
-	} else {
-		res, err := st.update.ExecContext(ctx, next, writer[:], value, name, expected)
-		if err != nil {
-			return scoped.Record{}, false, fmt.Errorf("scoped/mysql: update: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return scoped.Record{}, false, fmt.Errorf("scoped/mysql: update: %w", err)
-		}
-		applied = n == 1
+// create inserts the first record of a scope. A duplicate key means that
+// the scope has a record: the write is refused.
+func (st *statements) create(ctx context.Context, name string, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+	_, err := st.insert.ExecContext(ctx, name, uint64(1), writer[:], value)
+	var me *mysqldriver.MySQLError
+	switch {
+	case err == nil:
+		return scoped.Record{Value: value, Version: 1, Writer: writer}, true, nil
+	case errors.As(err, &me) && me.Number == errDuplicateKey:
+		return st.refused(ctx, name)
+	default:
+		return scoped.Record{}, false, classify(fmt.Errorf("scoped/mysql: insert: %w", err))
 	}
-	if applied {
-		return scoped.Record{Value: value, Version: next, Writer: writer}, true, nil
-	}
-	cur, err := load(ctx, st, name)
+}
+
+// replace updates the row of a scope if its version and writer are
+// expected's; it changes no row otherwise.
+func (st *statements) replace(ctx context.Context, name string, expected scoped.Revision, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+	next := expected.Version + 1
+	res, err := st.update.ExecContext(ctx, next, writer[:], value, name, expected.Version, expected.Writer[:])
 	if err != nil {
-		return scoped.Record{}, false, fmt.Errorf("scoped/mysql: read after a refused write: %w", err)
+		return scoped.Record{}, false, classify(fmt.Errorf("scoped/mysql: update: %w", err))
+	}
+	if !affectedOne(res) {
+		return st.refused(ctx, name)
+	}
+	return scoped.Record{Value: value, Version: next, Writer: writer}, true, nil
+}
+
+// remove deletes the row of a scope if its version and writer are
+// expected's; it deletes nothing otherwise.
+func (st *statements) remove(ctx context.Context, name string, expected scoped.Revision) (scoped.Record, bool, error) {
+	res, err := st.delete.ExecContext(ctx, name, expected.Version, expected.Writer[:])
+	if err != nil {
+		return scoped.Record{}, false, classify(fmt.Errorf("scoped/mysql: delete: %w", err))
+	}
+	if !affectedOne(res) {
+		return st.refused(ctx, name)
+	}
+	return scoped.Record{}, true, nil
+}
+
+// affectedOne reports whether a statement on one primary key changed its
+// row. go-sql-driver keeps the count of the server's OK packet, so
+// RowsAffected cannot fail; a statement that changed nothing and one whose
+// count cannot be read are both a refusal to the caller, who reads the row
+// next.
+func affectedOne(res sql.Result) bool {
+	n, err := res.RowsAffected()
+	return err == nil && n == 1
+}
+
+// refused reads the current record after the server refused a write: an
+// INSERT found the key taken, or an UPDATE or DELETE matched no row. The
+// read is a second statement, outside any transaction, and that is safe:
+// the refused statement read the latest committed row (InnoDB reads the
+// row it locks for a write, or for a duplicate-key check), and this SELECT,
+// begun after it ended, sees that row or a later one. What it returns was
+// the current record at some moment after the refusal, which is all that
+// the contract asks. Rows are removed and versions start again at 1 after
+// a re-create, but a revision (version and writer) that was replaced never
+// comes back, so the record read is never the revision a refused UPDATE or
+// DELETE expected. Only the zero Revision repeats: a refused INSERT may be
+// followed by a delete of the row it met, and then this returns the zero
+// Record and false, a conflict over a scope that had a record, and has
+// none again; the caller retries against that.
+//
+// The write is known not to be performed, so an error of the read is
+// marked as not applied.
+func (st *statements) refused(ctx context.Context, name string) (scoped.Record, bool, error) {
+	cur, err := st.read(ctx, name)
+	if err != nil {
+		return scoped.Record{}, false, scoped.NotApplied(fmt.Errorf("scoped/mysql: read after a refused write: %w", err))
 	}
 	return cur, false, nil
 }
 
-// load reads the record of name; a scope without a row is the zero Record.
-func load(ctx context.Context, st *statements, name string) (scoped.Record, error) {
+// read reads the record of name; a scope without a row is the zero Record.
+func (st *statements) read(ctx context.Context, name string) (scoped.Record, error) {
 	var (
 		rec    scoped.Record
 		writer []byte
@@ -194,6 +262,10 @@ func load(ctx context.Context, st *statements, name string) (scoped.Record, erro
 	}
 	if err != nil {
 		return scoped.Record{}, err
+	}
+	if rec.Value == nil {
+		return scoped.Record{}, fmt.Errorf("scoped/mysql: scope %q has a row with a NULL value, a deleted scope as earlier versions of this package kept it: "+
+			"remove such rows (DELETE FROM %s WHERE `value` IS NULL) once no older version uses the table", name, st.table)
 	}
 	if len(writer) != scoped.TokenSize || rec.Version == 0 {
 		return scoped.Record{}, &scoped.CorruptValueError{Scope: name,

@@ -4,9 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/scoped-go/scoped"
 	"github.com/scoped-go/scoped/fallback/mysql"
@@ -14,12 +17,23 @@ import (
 	"github.com/scoped-go/scoped/storetest"
 )
 
+// maxConns bounds every pool of the tests: the test server is shared.
+const maxConns = 8
+
 // newStore returns a store on the test server, in a table of its own.
 func newStore(t *testing.T, opts ...mysql.Option) (*mysql.Store, *sql.DB, string) {
 	t.Helper()
 	db := testenv.MySQL(t)
+	bound(db)
 	s, table := newStoreOn(t, db, opts...)
 	return s, db, table
+}
+
+// bound keeps a test's pool to maxConns connections, all kept idle between
+// calls.
+func bound(db *sql.DB) {
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
 }
 
 // newStoreOn returns a store on db and the name of its table, created now
@@ -48,8 +62,38 @@ func dropTable(t *testing.T, s *mysql.Store, db *sql.DB, table string) {
 	}
 }
 
+// rows returns the number of rows of table.
+func rows(t *testing.T, db *sql.DB, table string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM `"+table+"`").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) scoped.Store { s, _, _ := newStore(t); return s })
+	// Each subtest has a store of its own; footprint finds its table.
+	type place struct {
+		db    *sql.DB
+		table string
+	}
+	var (
+		mu     sync.Mutex
+		places = map[scoped.Store]place{}
+	)
+	storetest.Run(t, func(t *testing.T) scoped.Store {
+		s, db, table := newStore(t)
+		mu.Lock()
+		places[s] = place{db, table}
+		mu.Unlock()
+		return s
+	}, func(t *testing.T, s scoped.Store) int {
+		mu.Lock()
+		p := places[s]
+		mu.Unlock()
+		return rows(t, p.db, p.table)
+	})
 }
 
 // 64 goroutines × 100 increments of one scope end at exactly 6,400, with
@@ -96,10 +140,10 @@ func TestContendedIncrements(t *testing.T) {
 	}
 }
 
-// Deleting and re-creating a scope never takes its version back: the row
-// stays, with a NULL value, and a writer that saw the scope before it was
-// deleted, or never saw it, is refused.
-func TestVersionsSurviveDelete(t *testing.T) {
+// A delete removes the scope's row. The scope created again starts at
+// version 1, and a writer that expects its revision from before the delete,
+// at the same version, is refused.
+func TestDeleteRemovesRow(t *testing.T) {
 	s, db, table := newStore(t)
 	e := scoped.New(s)
 	ctx := t.Context()
@@ -108,27 +152,59 @@ func TestVersionsSurviveDelete(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if _, err := scoped.Update(ctx, e, "bystander", increment); err != nil {
+		t.Fatal(err)
+	}
+	old, err := s.Load(ctx, "phoenix")
+	if err != nil || old.Version != 2 {
+		t.Fatalf("Load = %+v, %v; want version 2", old, err)
+	}
 	if err := e.Delete(ctx, "phoenix"); err != nil {
 		t.Fatal(err)
 	}
-	var version uint64
-	var isNull bool
-	row := db.QueryRowContext(ctx, "SELECT `version`, `value` IS NULL FROM `"+table+"` WHERE `name` = ?", "phoenix")
-	if err := row.Scan(&version, &isNull); err != nil || version != 3 || !isNull {
-		t.Fatalf("tombstone row: version %d, NULL value %v, %v; want version 3 with a NULL value", version, isNull, err)
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM `"+table+"` WHERE `name` = ?", "phoenix").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("rows of the deleted scope: %d, %v; want none", n, err)
 	}
-	for _, stale := range []uint64{0, 1, 2} {
-		cur, ok, err := s.CompareAndSet(ctx, "phoenix", stale, []byte("stale"), scoped.NewToken())
-		if err != nil || ok || cur.Version != 3 || cur.Value != nil {
-			t.Fatalf("CompareAndSet(expected %d) after delete = %+v, %v, %v; want the tombstone at version 3 and a conflict", stale, cur, ok, err)
-		}
+	if n := rows(t, db, table); n != 1 {
+		t.Fatalf("the table holds %d rows; want 1, the other scope's", n)
 	}
-	n, err := scoped.Update(ctx, e, "phoenix", increment)
-	if err != nil || n != 1 {
-		t.Fatalf("re-created counter = %d, %v; want 1", n, err)
+
+	first, ok, err := s.CompareAndSet(ctx, "phoenix", scoped.Revision{}, []byte("again"), scoped.NewToken())
+	if err != nil || !ok || first.Version != 1 {
+		t.Fatalf("re-create = %+v, %v, %v; want version 1", first, ok, err)
 	}
-	if rec, err := s.Load(ctx, "phoenix"); err != nil || rec.Version != 4 {
-		t.Fatalf("re-created scope: %+v, %v; want version 4", rec, err)
+	second, ok, err := s.CompareAndSet(ctx, "phoenix", first.Revision(), []byte("again 2"), scoped.NewToken())
+	if err != nil || !ok || second.Version != 2 {
+		t.Fatalf("second write = %+v, %v, %v; want version 2", second, ok, err)
+	}
+	cur, ok, err := s.CompareAndSet(ctx, "phoenix", old.Revision(), []byte("stale"), scoped.NewToken())
+	if err != nil || ok || cur.Revision() != second.Revision() {
+		t.Fatalf("CompareAndSet expecting version 2 from before the delete = %+v, %v, %v; want a conflict and the new version 2", cur, ok, err)
+	}
+	cur, ok, err = s.Delete(ctx, "phoenix", old.Revision())
+	if err != nil || ok || cur.Revision() != second.Revision() {
+		t.Fatalf("Delete expecting version 2 from before the delete = %+v, %v, %v; want a conflict and the new version 2", cur, ok, err)
+	}
+}
+
+// A row with a NULL value, a deleted scope as earlier versions kept it, is
+// reported, not taken for a record or for its absence.
+func TestOldTombstone(t *testing.T) {
+	s, db, table := newStore(t)
+	tok := scoped.NewToken()
+	if _, err := db.ExecContext(t.Context(), "ALTER TABLE `"+table+"` MODIFY `value` LONGBLOB NULL"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(t.Context(), "INSERT INTO `"+table+"` VALUES ('old', 3, ?, NULL)", tok[:]); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Load(t.Context(), "old")
+	if err == nil || !strings.Contains(err.Error(), "IS NULL") {
+		t.Fatalf("Load of a tombstone row: %v; want an error that says how to remove it", err)
+	}
+	if _, _, err := s.CompareAndSet(t.Context(), "old", scoped.Revision{}, []byte("x"), scoped.NewToken()); err == nil {
+		t.Fatal("CompareAndSet over a tombstone row succeeded")
 	}
 }
 
@@ -138,7 +214,7 @@ func TestNamesCompareAsBytes(t *testing.T) {
 	s, _, _ := newStore(t)
 	names := []string{"a", "a ", "a  ", "A", "á", "a\t", " a"}
 	for _, name := range names {
-		if _, ok, err := s.CompareAndSet(t.Context(), name, 0, []byte(name), scoped.NewToken()); err != nil || !ok {
+		if _, ok, err := s.CompareAndSet(t.Context(), name, scoped.Revision{}, []byte(name), scoped.NewToken()); err != nil || !ok {
 			t.Fatalf("first write of %q = %v, %v; want a new scope", name, ok, err)
 		}
 	}
@@ -157,67 +233,143 @@ func TestInvalidNames(t *testing.T) {
 	long := string(make([]byte, scoped.MaxNameLength+1))
 	for _, name := range []string{"", long, "nul\x00", "\xff"} {
 		_, err := s.Load(t.Context(), name)
-		_, _, err2 := s.CompareAndSet(t.Context(), name, 0, []byte("x"), scoped.NewToken())
-		_, _, err3 := s.Delete(t.Context(), name, 0, scoped.NewToken())
+		_, _, err2 := s.CompareAndSet(t.Context(), name, scoped.Revision{}, []byte("x"), scoped.NewToken())
+		_, _, err3 := s.Delete(t.Context(), name, scoped.Revision{})
 		for _, err := range []error{err, err2, err3} {
-			if !errors.Is(err, scoped.ErrInvalidName) {
-				t.Errorf("name %q: %v; want ErrInvalidName", name, err)
+			if !errors.Is(err, scoped.ErrInvalidName) || !errors.Is(err, scoped.ErrNotApplied) {
+				t.Errorf("name %q: %v; want ErrInvalidName and ErrNotApplied", name, err)
 			}
 		}
 	}
 }
 
-// Close releases the statements: calls fail with ErrClosed, and the pool is
-// still the caller's to use.
+// Close releases the statements: calls fail with ErrClosed, not applied,
+// and the pool is still the caller's to use.
 func TestClose(t *testing.T) {
-	s, db, _ := newStore(t)
-	if _, _, err := s.CompareAndSet(t.Context(), "a", 0, []byte("x"), scoped.NewToken()); err != nil {
+	s, db, table := newStore(t)
+	rec, _, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, []byte("x"), scoped.NewToken())
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Load(t.Context(), "a"); !errors.Is(err, mysql.ErrClosed) {
-		t.Fatalf("Load after Close: %v; want ErrClosed", err)
+	closed := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, mysql.ErrClosed) || !errors.Is(err, scoped.ErrNotApplied) {
+			t.Errorf("%s after Close: %v; want ErrClosed and ErrNotApplied", what, err)
+		}
 	}
-	if _, _, err := s.CompareAndSet(t.Context(), "a", 1, []byte("y"), scoped.NewToken()); !errors.Is(err, mysql.ErrClosed) {
-		t.Fatalf("CompareAndSet after Close: %v; want ErrClosed", err)
-	}
+	_, err = s.Load(t.Context(), "a")
+	closed("Load", err)
+	_, _, err = s.CompareAndSet(t.Context(), "a", rec.Revision(), []byte("y"), scoped.NewToken())
+	closed("CompareAndSet", err)
+	_, _, err = s.Delete(t.Context(), "a", rec.Revision())
+	closed("Delete", err)
 	if err := db.PingContext(t.Context()); err != nil {
 		t.Fatalf("the pool after Close: %v", err)
+	}
+	if n := rows(t, db, table); n != 1 {
+		t.Fatalf("the table holds %d rows after the calls on the closed store; want 1", n)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
 }
 
-// Once a connection has prepared the statements, a Load or a successful
-// write is one statement execution and nothing else; a refused write is two.
+// Close while calls run: each call either completes, on open statements,
+// or fails with ErrClosed, not applied; none fails otherwise, and every
+// write that succeeded is in the table.
+func TestCloseDuringCalls(t *testing.T) {
+	s, db, table := newStore(t)
+	const workers = 4
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		written = map[string]scoped.Record{}
+	)
+	start := make(chan struct{})
+	for w := range workers {
+		wg.Go(func() {
+			<-start
+			for i := 0; ; i++ {
+				name := fmt.Sprintf("w%d/%d", w, i)
+				rec, ok, err := s.CompareAndSet(t.Context(), name, scoped.Revision{}, []byte(name), scoped.NewToken())
+				if errors.Is(err, mysql.ErrClosed) && errors.Is(err, scoped.ErrNotApplied) {
+					return
+				}
+				if err != nil || !ok {
+					t.Errorf("CompareAndSet(%q) = %v, %v; want success or ErrClosed", name, ok, err)
+					return
+				}
+				mu.Lock()
+				written[name] = rec
+				mu.Unlock()
+			}
+		})
+	}
+	close(start)
+	time.Sleep(50 * time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if n := rows(t, db, table); n != len(written) || n == 0 {
+		t.Fatalf("the table holds %d rows; want the %d written before Close", n, len(written))
+	}
+}
+
+// Once a connection has prepared the statements, each call is the
+// statements the package doc counts, and nothing else.
 func TestStatementsPerCall(t *testing.T) {
 	db := testenv.MySQL(t)
 	db.SetMaxOpenConns(1) // the session counters below are the store's
 	s, _ := newStoreOn(t, db)
 	ctx := t.Context()
-	if _, _, err := s.CompareAndSet(ctx, "a", 0, []byte("v1"), scoped.NewToken()); err != nil {
-		t.Fatal(err)
+	var a, b scoped.Record
+	steps := []struct {
+		what     string
+		executes int64
+		call     func() (bool, error)
+	}{
+		{"first write", 1, func() (ok bool, err error) {
+			a, ok, err = s.CompareAndSet(ctx, "a", scoped.Revision{}, []byte("v1"), scoped.NewToken())
+			return ok, err
+		}},
+		{"load", 1, func() (bool, error) { _, err := s.Load(ctx, "a"); return true, err }},
+		{"load of a missing scope", 1, func() (bool, error) { _, err := s.Load(ctx, "none"); return true, err }},
+		{"write", 1, func() (ok bool, err error) {
+			b, ok, err = s.CompareAndSet(ctx, "a", a.Revision(), []byte("v2"), scoped.NewToken())
+			return ok, err
+		}},
+		{"refused write", 2, func() (bool, error) {
+			_, ok, err := s.CompareAndSet(ctx, "a", a.Revision(), []byte("stale"), scoped.NewToken())
+			return !ok, err
+		}},
+		{"refused first write", 2, func() (bool, error) {
+			_, ok, err := s.CompareAndSet(ctx, "a", scoped.Revision{}, []byte("stale"), scoped.NewToken())
+			return !ok, err
+		}},
+		{"refused delete", 2, func() (bool, error) {
+			_, ok, err := s.Delete(ctx, "a", a.Revision())
+			return !ok, err
+		}},
+		{"delete", 1, func() (bool, error) { _, ok, err := s.Delete(ctx, "a", b.Revision()); return ok, err }},
+		{"delete of a missing scope", 1, func() (bool, error) { _, ok, err := s.Delete(ctx, "a", scoped.Revision{}); return ok, err }},
 	}
-	before := sessionStatus(t, db)
-	const n = 10
-	for i := range uint64(n) {
-		if _, err := s.Load(ctx, "a"); err != nil {
-			t.Fatal(err)
+	for _, step := range steps {
+		before := sessionStatus(t, db)
+		if ok, err := step.call(); err != nil || !ok {
+			t.Fatalf("%s: %v, %v", step.what, ok, err)
 		}
-		if _, ok, err := s.CompareAndSet(ctx, "a", i+1, []byte("v"), scoped.NewToken()); err != nil || !ok {
-			t.Fatalf("write %d: %v, %v", i, ok, err)
+		after := sessionStatus(t, db)
+		if step.what == "first write" {
+			continue // prepares the statements
 		}
-	}
-	if _, ok, err := s.CompareAndSet(ctx, "a", 1, []byte("stale"), scoped.NewToken()); err != nil || ok {
-		t.Fatalf("stale write: %v, %v; want a conflict", ok, err)
-	}
-	after := sessionStatus(t, db)
-	for counter, want := range map[string]int64{"Com_stmt_execute": 2*n + 2, "Com_stmt_prepare": 0, "Com_stmt_close": 0} {
-		if got := after[counter] - before[counter]; got != want {
-			t.Errorf("%s went up by %d over %d loads, %d writes and a refused write; want %d", counter, got, n, n, want)
+		for counter, want := range map[string]int64{"Com_stmt_execute": step.executes, "Com_stmt_prepare": 0, "Com_stmt_close": 0} {
+			if got := after[counter] - before[counter]; got != want {
+				t.Errorf("%s: %s went up by %d; want %d", step.what, counter, got, want)
+			}
 		}
 	}
 }
