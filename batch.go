@@ -105,10 +105,10 @@ func (b *batch) load() bool {
 		return true
 	case b.ctx.Err() != nil:
 		// Every caller left: gather finds the batch empty.
-	case retryable(err):
-		b.failed(loadError(b.ent.name, err), true)
-	default:
+	case dataError(err):
 		b.settleAll(loadError(b.ent.name, err))
+	default: // a load performs nothing: another may succeed
+		b.failed(loadError(b.ent.name, err), true)
 	}
 	return false
 }
@@ -231,12 +231,17 @@ func (b *batch) failed(err error, wait bool) {
 	}
 }
 
-// retryable reports whether a store call that failed with err may be tried
+// retryable reports whether a write that failed with err may be tried
 // again: the store did not perform it, and the failure is not one of the
 // data, which another try would meet again.
 func retryable(err error) bool {
-	return errors.Is(err, ErrNotApplied) && !errors.Is(err, ErrCorruptValue) &&
-		!errors.Is(err, ErrInvalidName) && !errors.Is(err, ErrValueTooLarge)
+	return errors.Is(err, ErrNotApplied) && !dataError(err)
+}
+
+// dataError reports whether err is about the data of a call, so that no
+// retry can help.
+func dataError(err error) bool {
+	return errors.Is(err, ErrCorruptValue) || errors.Is(err, ErrInvalidName) || errors.Is(err, ErrValueTooLarge)
 }
 
 func sameValue(a, b []byte) bool {

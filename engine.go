@@ -184,8 +184,8 @@ func Lookup[T any](ctx context.Context, e *Engine, name string) (T, bool, error)
 }
 
 // read loads the current record of name for a call that only reads, in the
-// caller's goroutine, and caches it. A load the store did not perform is
-// tried again, with backoff, within the attempt limit.
+// caller's goroutine, and caches it. A load that fails for another reason
+// than its data is tried again, with backoff, within the attempt limit.
 func (e *Engine) read(ctx context.Context, name string) (Record, error) {
 	if err := ValidateName(name); err != nil {
 		return Record{}, err
@@ -216,7 +216,7 @@ func (e *Engine) read(ctx context.Context, name string) (Record, error) {
 }
 
 // loadRetrying loads the record of name, trying again after a wait while
-// the store reports that it did not perform the load.
+// the load fails for another reason than the data.
 func (e *Engine) loadRetrying(ctx context.Context, name string) (Record, error) {
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
@@ -229,7 +229,7 @@ func (e *Engine) loadRetrying(ctx context.Context, name string) (Record, error) 
 			return rec, nil
 		case ctx.Err() != nil:
 			return Record{}, fmt.Errorf("scoped: scope %q: %w", truncate(name), ctx.Err())
-		case !retryable(err) || attempt >= e.opts.maxAttempts:
+		case dataError(err) || attempt >= e.opts.maxAttempts:
 			return Record{}, loadError(name, err)
 		}
 		e.opts.backoff(ctx, attempt)

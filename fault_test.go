@@ -101,14 +101,20 @@ func TestStoreDownMidWrite(t *testing.T) {
 	}
 }
 
+// A load that fails is tried again up to the attempt limit (it changed
+// nothing), and then reported with its cause.
 func TestLoadError(t *testing.T) {
-	e, s := newEngine(t)
-	s.Before = func(context.Context, string, string) error { return errConnReset }
+	e, s := newEngine(t, scoped.WithMaxAttempts(3), scoped.WithBackoff(time.Microsecond, time.Millisecond))
+	var loads atomic.Int32
+	s.Before = func(context.Context, string, string) error { loads.Add(1); return errConnReset }
 	if _, err := scoped.Update(t.Context(), e, "n", increment); !errors.Is(err, errConnReset) || errors.Is(err, scoped.ErrCommitUnknown) {
 		t.Fatalf("Update when Load fails: %v; want the cause, and no doubt about a commit", err)
 	}
 	if _, err := scoped.Read[int](t.Context(), e, "n"); !errors.Is(err, errConnReset) {
 		t.Fatalf("Read when Load fails: %v", err)
+	}
+	if n := loads.Load(); n != 6 {
+		t.Fatalf("%d loads; want 3 for each call", n)
 	}
 }
 

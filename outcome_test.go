@@ -180,3 +180,38 @@ func TestExistence(t *testing.T) {
 		t.Fatal("a deleted scope still exists")
 	}
 }
+
+// A create whose reply was lost is looked for, not sent again: a second copy
+// could create the scope again after another writer deleted it.
+func TestLostReplyOfACreate(t *testing.T) {
+	t.Run("applied", func(t *testing.T) {
+		e, s := newEngine(t)
+		failOnce(s, "CompareAndSet", false, errConnReset) // applied, reply lost
+		if n, err := scoped.Update(t.Context(), e, "n", increment); err != nil || n != 1 {
+			t.Fatalf("create whose reply was lost = %d, %v; want 1, nil (found by its token)", n, err)
+		}
+	})
+	t.Run("deleted meanwhile", func(t *testing.T) {
+		e, s := newEngine(t)
+		other := scoped.New(s)
+		var writes atomic.Int32
+		s.After = func(ctx context.Context, m, name string) error {
+			if m == "CompareAndSet" && writes.Add(1) == 1 {
+				// Applied, then deleted by another engine before the
+				// reply could have told this one.
+				if err := other.Delete(ctx, name); err != nil {
+					t.Error(err)
+				}
+				return errConnReset
+			}
+			return nil
+		}
+		_, err := scoped.Update(t.Context(), e, "n", increment)
+		if !errors.Is(err, scoped.ErrCommitUnknown) {
+			t.Fatalf("create whose reply was lost and that was deleted since: %v; want an unknown outcome", err)
+		}
+		if s.Len() != 0 || writes.Load() != 1 {
+			t.Fatalf("%d writes, %d records; the create must not be sent again after the delete", writes.Load(), s.Len())
+		}
+	})
+}

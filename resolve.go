@@ -16,12 +16,28 @@ const resolveTries = 3
 // applied. Any other record found means the outcome stays unknown: since
 // versions start again at 1 after a delete, not even a record at the very
 // version the write would have made proves that another writer took it.
+//
+// A write that creates the scope is not sent again but looked for: it
+// expects no record, which comes back whenever the scope is deleted, so a
+// second copy could create the scope a second time after the first was
+// deleted. Every other expected revision is gone for good once replaced.
 func (b *batch) resolve(final []byte, token Token, cause error) {
+	create := b.rec.Revision().IsZero()
 	for try := 1; try <= resolveTries; try++ {
 		if b.e.opts.backoff(b.ctx, try) != nil {
 			break // every caller left
 		}
-		cur, ok, err := b.write(final, token)
+		var (
+			cur Record
+			ok  bool
+			err error
+		)
+		if create {
+			b.e.counters.loads.Add(1)
+			cur, err = b.e.store.Load(b.storeCtx(), b.ent.name)
+		} else {
+			cur, ok, err = b.write(final, token)
+		}
 		if err != nil {
 			continue // every copy is fenced the same way: send another
 		}

@@ -170,6 +170,9 @@ func TestConnectionKill(t *testing.T) {
 // fromDriver reports whether err wraps an error of the driver or of
 // database/sql's driver interface.
 func fromDriver(err error) bool {
+	if unknown, ok := errors.AsType[*scoped.CommitUnknownError](err); ok {
+		err = unknown.Cause // which ErrCommitUnknown keeps out of the chain
+	}
 	var me *mysqldriver.MySQLError
 	return errors.As(err, &me) || errors.Is(err, mysqldriver.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn)
 }
