@@ -3,7 +3,9 @@
 // interchangeable with every other.
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) scoped.Store { return newStore(t) })
+//		storetest.Run(t,
+//			func(t *testing.T) scoped.Store { return newStore(t) },
+//			func(t *testing.T, s scoped.Store) int { return countKeys(t, s) })
 //	}
 package storetest
 
