@@ -75,6 +75,7 @@ func (b *batch) commit() {
 		case err == nil && (ok || cur.Writer == token):
 			// A conflict with our own token: the client re-sent a write
 			// that had been applied, and the second copy lost to the first.
+			b.read = b.gathered // the write was sent after every call arrived
 			b.settle(cur)
 			return
 		case err == nil:
