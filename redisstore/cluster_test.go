@@ -26,8 +26,9 @@ func TestCluster(t *testing.T) {
 
 	t.Run("Conformance", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) scoped.Store {
-			return redisstore.New(c, redisstore.WithPrefix(newPrefix()))
-		})
+			prefix := newPrefix()
+			return remember(redisstore.New(c, redisstore.WithPrefix(prefix)), c, prefix)
+		}, footprint)
 	})
 	t.Run("ManyScopes", func(t *testing.T) {
 		testClusterManyScopes(t, c, newPrefix())
