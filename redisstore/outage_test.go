@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -223,5 +224,69 @@ func TestLoadingRefusals(t *testing.T) {
 		if changed := rec.Revision() != recs[p.name].Revision(); changed != p.applied {
 			t.Errorf("%s: the scope changed: %v; the call succeeded: %v", p.name, changed, p.applied)
 		}
+	}
+}
+
+// A context that ends while go-redis waits for a pooled connection is told
+// apart from one that ends while the command is on the wire: go-redis
+// returns the context's error only from its waits, and during I/O at most
+// a socket deadline expires ("i/o timeout"). The first is not applied; the
+// second may be, and is: the frozen server runs the command once thawed.
+func TestContextEndsWaitingForConnection(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	for _, contextTimeout := range []bool{false, true} {
+		t.Run(fmt.Sprint("ContextTimeoutEnabled=", contextTimeout), func(t *testing.T) {
+			c := redis.NewClient(&redis.Options{
+				Addr: srv.Addr(), PoolSize: 1, PoolTimeout: 10 * time.Second,
+				ReadTimeout: 300 * time.Millisecond, MaxRetries: -1, ContextTimeoutEnabled: contextTimeout,
+			})
+			t.Cleanup(func() { c.Close() })
+			s := redisstore.New(c, redisstore.WithoutPipelining(), redisstore.WithPrefix(testenv.UniqueName("t")))
+			rec, ok, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, []byte("one"), scoped.NewToken())
+			if !ok || err != nil {
+				t.Fatalf("CompareAndSet = %v, %v", ok, err)
+			}
+
+			if err := srv.Freeze(); err != nil {
+				t.Fatal(err)
+			}
+			thawed := false
+			thaw := func() {
+				if !thawed {
+					thawed = true
+					if err := srv.Thaw(); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			defer thaw()
+			onWire := make(chan error, 1)
+			go func() { // takes the only connection, and waits on the frozen server
+				ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+				defer cancel()
+				_, _, err := s.CompareAndSet(ctx, "a", rec.Revision(), []byte("two"), scoped.NewToken())
+				onWire <- err
+			}()
+			time.Sleep(50 * time.Millisecond)
+			ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+			_, _, err = s.CompareAndSet(ctx, "b", scoped.Revision{}, []byte("new"), scoped.NewToken())
+			cancel()
+			if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, scoped.ErrNotApplied) {
+				t.Errorf("CompareAndSet waiting for the pool's only connection: %v; want context.DeadlineExceeded matching scoped.ErrNotApplied", err)
+			}
+			err = <-onWire
+			if err == nil || errors.Is(err, scoped.ErrNotApplied) || errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("CompareAndSet whose reply never came: %v; want an I/O timeout, not matching scoped.ErrNotApplied", err)
+			}
+
+			thaw()
+			awaitUp(t, s)
+			if got, err := s.Load(t.Context(), "b"); err != nil || got.Version != 0 {
+				t.Errorf("b = %+v, %v; want no record: its write was never sent", got, err)
+			}
+			if got, err := s.Load(t.Context(), "a"); err != nil || got.Version != 2 {
+				t.Errorf("a = %+v, %v; want version 2: the server ran the write whose reply never came", got, err)
+			}
+		})
 	}
 }
