@@ -135,10 +135,14 @@ func (s *Store) cas(ctx context.Context, name string, expected scoped.Revision, 
 	if !expected.Writer.IsZero() {
 		expectedWriter = expected.Writer[:]
 	}
+	op := "compare-and-set"
+	if len(value) == 0 {
+		op = "delete"
+	}
 	reply, err := s.calls.run(ctx, casScript, []string{s.Key(name)},
 		strconv.FormatUint(expected.Version, 10), expectedWriter, next, writer, value)
 	if err != nil {
-		return false, scoped.Record{}, fmt.Errorf("redisstore: compare-and-set: %w", err)
+		return false, scoped.Record{}, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	if what, ok := foreign(reply); ok {
 		// The script wrote nothing, and never will: the engine may act
@@ -155,7 +159,7 @@ func (s *Store) cas(ctx context.Context, name string, expected scoped.Revision, 
 		}
 		return false, rec, err
 	}
-	return false, scoped.Record{}, fmt.Errorf("redisstore: compare-and-set: unexpected reply %v", reply)
+	return false, scoped.Record{}, fmt.Errorf("redisstore: %s: unexpected reply %v", op, reply)
 }
 
 // foreign reports whether reply is the scripts' answer for a key they did
