@@ -1,10 +1,20 @@
 -- load.lua: read one scope's record in one round trip.
 --
--- KEYS[1]  the scope's hash: field n = version (decimal string),
---          w = writer token, v = msgpack value (absent after a delete).
+-- KEYS[1]  the scope's hash: field n = version (decimal string, 1 or more),
+--          w = writer token, v = msgpack value.
 --
--- Returns {version, writer, value}: version '0' and writer '' for a scope
--- never written, value '' for a scope with no value. No nil holes: an array
--- reply stops at the first nil.
-local r = redis.call('HMGET', KEYS[1], 'n', 'w', 'v')
-return {r[1] or '0', r[2] or '', r[3] or ''}
+-- Returns
+--   {version, writer, value}  the record; {'', '', ''} when there is none
+--   {-1, what}                the key holds something these scripts did not
+--                             write: 'WRONGTYPE' (not a hash) or 'NOVERSION'
+--                             (a hash without field n)
+-- No nil holes: an array reply stops at the first nil. Any other error of
+-- the read (MASTERDOWN, say) is the script's error.
+local r = redis.pcall('HMGET', KEYS[1], 'n', 'w', 'v')
+if r.err then
+  if string.sub(r.err, 1, 9) == 'WRONGTYPE' then return {-1, 'WRONGTYPE'} end
+  return r
+end
+if r[1] then return {r[1], r[2] or '', r[3] or ''} end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {-1, 'NOVERSION'} end
+return {'', '', ''}

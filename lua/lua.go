@@ -1,17 +1,24 @@
 // Package lua holds the Redis scripts of the Redis store, embedded as data.
 // They run unchanged on Redis 7 and on miniredis: see each file's header for
-// its keys, arguments and reply.
+// its keys, arguments and reply. The sources are read-only: a program can
+// read them, never change what the store sends.
 package lua
 
 import _ "embed"
 
-// Load is the source of load.lua: read a scope's version, writer and value.
-//
-//go:embed load.lua
-var Load string
+var (
+	//go:embed load.lua
+	load string
 
-// CAS is the source of cas.lua: write or delete a scope's value if its
-// version is the expected one, else return the current record.
-//
-//go:embed cas.lua
-var CAS string
+	//go:embed cas.lua
+	cas string
+)
+
+// Load returns the source of load.lua: read a scope's version, writer and
+// value.
+func Load() string { return load }
+
+// CAS returns the source of cas.lua: write or delete a scope's record if its
+// revision (version and writer) is the expected one, else return the
+// current record.
+func CAS() string { return cas }

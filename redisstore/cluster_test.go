@@ -24,11 +24,21 @@ func TestCluster(t *testing.T) {
 	t.Cleanup(func() { c.Close() })
 	newPrefix := func() string { return testenv.UniqueName("scopedtest:") + ":" }
 
-	t.Run("Conformance", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) scoped.Store {
-			return redisstore.New(c, redisstore.WithPrefix(newPrefix()))
+	for _, tt := range []struct {
+		name string
+		opts []redisstore.Option
+	}{
+		{"Conformance", nil},
+		{"ConformancePipelined", []redisstore.Option{redisstore.WithPipelining(0, 2)}}, // every call through a pipeline
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) scoped.Store {
+				prefix := newPrefix()
+				s := redisstore.New(c, append([]redisstore.Option{redisstore.WithPrefix(prefix)}, tt.opts...)...)
+				return remember(s, c, prefix)
+			}, footprint)
 		})
-	})
+	}
 	t.Run("ManyScopes", func(t *testing.T) {
 		testClusterManyScopes(t, c, newPrefix())
 	})

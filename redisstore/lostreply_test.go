@@ -111,7 +111,7 @@ func testLostReply(t *testing.T, addr string, maxRetries int, rival bool, maxAtt
 
 // casSHA returns the SHA1 that EVALSHA sends for cas.lua.
 func casSHA() string {
-	sum := sha1.Sum([]byte(lua.CAS))
+	sum := sha1.Sum([]byte(lua.CAS()))
 	return hex.EncodeToString(sum[:])
 }
 

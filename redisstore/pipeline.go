@@ -7,22 +7,37 @@ import (
 	"sync"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/scoped-go/scoped"
 )
 
 // Pipelining across scopes. A script call is sent on its own while few calls
 // are in flight, so that a lightly loaded store adds no latency. Past that,
 // and for as long as any pipeline is being flushed, calls queue, and flushers
-// send everything queued as one pipeline, with a few pipelines in flight at
-// once: concurrent commits to different scopes
-// then share round trips (one write and one read system call on each side
-// for a whole batch). On loopback a write system call costs about as much
-// client CPU as the rest of a call, so this is where throughput comes from.
+// send what is queued as pipelines, with a few pipelines in flight at once:
+// concurrent commits to different scopes then share round trips (one write
+// and one read system call on each side for a whole batch). On loopback a
+// write system call costs about as much client CPU as the rest of a call, so
+// this is where throughput comes from.
+//
+// A pipeline takes the queued calls in order, up to a number of calls and a
+// number of bytes of keys and arguments (a call larger than that goes
+// alone); the rest wait for the next pipeline. Each command carries its
+// caller's context, and the pipeline runs with a context that carries the
+// values of its first caller's (go-redis hooks and tracing see it) and ends
+// when every caller of the pipeline has given up.
 
 // pipeliner sends script calls for one Store.
 type pipeliner struct {
 	client    redis.UniversalClient
 	maxDirect int // calls sent on their own at once; beyond, they queue
 	maxFlush  int // pipelines in flight at once
+	maxCalls  int // calls in one pipeline
+	maxBytes  int // bytes of keys and arguments in one pipeline
+
+	// What the errors of go-redis prove, for calls sent on their own and
+	// in pipelines: see certaintyOf.
+	directSure, pipedSure certainty
 
 	mu      sync.Mutex
 	direct  int     // calls in flight on their own
@@ -32,9 +47,11 @@ type pipeliner struct {
 
 // call is one script call waiting in the queue.
 type call struct {
+	ctx    context.Context // the caller's
 	script *script
 	keys   []string
 	args   []any
+	size   int           // argBytes of keys and args
 	done   chan struct{} // closed when reply and err are set
 	reply  []any
 	err    error
@@ -43,14 +60,18 @@ type call struct {
 }
 
 // batch is one pipeline of calls. Its context ends when every caller gave
-// up waiting, so an abandoned pipeline stops waiting for the server.
+// up waiting, so an abandoned pipeline stops waiting for a connection.
 type batch struct {
 	live   int // guarded by pipeliner.mu: callers still waiting
 	cancel context.CancelFunc
 }
 
-// run calls script and returns its reply as a slice.
+// run calls script and returns its reply as a slice. An error that proves
+// the script was not run matches scoped.ErrNotApplied.
 func (p *pipeliner) run(ctx context.Context, script *script, keys []string, args ...any) ([]any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, scoped.NotApplied(err)
+	}
 	p.mu.Lock()
 	if p.direct < p.maxDirect && p.flusher == 0 {
 		p.direct++
@@ -61,7 +82,7 @@ func (p *pipeliner) run(ctx context.Context, script *script, keys []string, args
 		p.mu.Unlock()
 		return reply, err
 	}
-	c := &call{script: script, keys: keys, args: args, done: make(chan struct{})}
+	c := &call{ctx: ctx, script: script, keys: keys, args: args, size: argBytes(keys, args), done: make(chan struct{})}
 	p.queue = append(p.queue, c)
 	if p.flusher < p.maxFlush {
 		p.flusher++
@@ -76,12 +97,19 @@ func (p *pipeliner) run(ctx context.Context, script *script, keys []string, args
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c.batch == nil { // never sent
+	select {
+	case <-c.done: // settled meanwhile: its outcome is known
+		return c.reply, c.err
+	default:
+	}
+	if c.batch == nil { // still queued: never sent, and never will be
 		p.queue = slices.DeleteFunc(p.queue, func(q *call) bool { return q == c })
-	} else if c.batch.live--; c.batch.live == 0 {
+		return nil, scoped.NotApplied(ctx.Err())
+	}
+	if c.batch.live--; c.batch.live == 0 {
 		c.batch.cancel()
 	}
-	return nil, ctx.Err()
+	return nil, ctx.Err() // its pipeline may have sent it
 }
 
 // flush sends the queued calls, one pipeline after another, until the queue
@@ -90,15 +118,21 @@ func (p *pipeliner) flush() {
 	for {
 		runtime.Gosched() // let callers that are on their way join this pipeline
 		p.mu.Lock()
-		calls := p.queue
-		p.queue = nil
-		if len(calls) == 0 {
+		n := p.take()
+		if n == 0 {
 			p.flusher--
 			p.mu.Unlock()
 			return
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		b := &batch{live: len(calls), cancel: cancel}
+		calls := p.queue[:n:n]
+		if p.queue = p.queue[n:]; len(p.queue) == 0 {
+			p.queue = nil
+		} else if p.flusher < p.maxFlush {
+			p.flusher++ // what is left waits for another pipeline
+			go p.flush()
+		}
+		ctx, cancel := context.WithCancel(context.WithoutCancel(calls[0].ctx))
+		b := &batch{live: n, cancel: cancel}
 		for _, c := range calls {
 			c.batch = b
 		}
@@ -108,6 +142,21 @@ func (p *pipeliner) flush() {
 	}
 }
 
+// take returns how many calls at the head of the queue the next pipeline
+// takes: at least one if any is queued, at most maxCalls, and no more than
+// maxBytes unless the first call alone is larger. The caller holds p.mu.
+func (p *pipeliner) take() int {
+	n, size := 0, 0
+	for n < len(p.queue) && n < p.maxCalls {
+		size += p.queue[n].size
+		if n > 0 && size > p.maxBytes {
+			break
+		}
+		n++
+	}
+	return n
+}
+
 // runDirect sends one call on its own: EVALSHA, then EVAL on NOSCRIPT.
 func (p *pipeliner) runDirect(ctx context.Context, script *script, keys []string, args []any) ([]any, error) {
 	cmd := script.command(ctx, false, keys, args)
@@ -115,7 +164,8 @@ func (p *pipeliner) runDirect(ctx context.Context, script *script, keys []string
 		cmd = script.command(ctx, true, keys, args)
 		p.client.Process(ctx, cmd)
 	}
-	return cmd.Slice()
+	reply, err := cmd.Slice()
+	return reply, p.directSure.mark(err)
 }
 
 // send runs calls in one pipeline of EVALSHA, then the ones whose script the
@@ -124,7 +174,7 @@ func (p *pipeliner) send(ctx context.Context, calls []*call) {
 	cmds := make([]scriptCmd, len(calls))
 	pipe := p.client.Pipeline()
 	for i, c := range calls {
-		cmds[i] = c.script.command(ctx, false, c.keys, c.args)
+		cmds[i] = c.script.command(c.ctx, false, c.keys, c.args)
 		pipe.Process(ctx, cmds[i])
 	}
 	pipe.Exec(ctx) // each command carries its own error
@@ -139,13 +189,14 @@ func (p *pipeliner) send(ctx context.Context, calls []*call) {
 		pipe := p.client.Pipeline()
 		for _, i := range again {
 			c := calls[i]
-			cmds[i] = c.script.command(ctx, true, c.keys, c.args)
+			cmds[i] = c.script.command(c.ctx, true, c.keys, c.args)
 			pipe.Process(ctx, cmds[i])
 		}
 		pipe.Exec(ctx)
 	}
 	for i, c := range calls {
-		c.reply, c.err = cmds[i].Slice()
+		reply, err := cmds[i].Slice()
+		c.reply, c.err = reply, p.pipedSure.mark(err)
 		close(c.done)
 	}
 }

@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -40,39 +41,140 @@ func TestScriptsKeepLargeVersionsExact(t *testing.T) {
 		if err != nil || rec.Version != start || rec.Writer != tok {
 			t.Fatalf("Load = %+v, %v; want version %d", rec, err, start)
 		}
-		if _, ok, err := s.CompareAndSet(ctx, "big", start-1, []byte("y"), scoped.NewToken()); ok || err != nil {
+		below := scoped.Revision{Version: start - 1, Writer: tok}
+		if _, ok, err := s.CompareAndSet(ctx, "big", below, []byte("y"), scoped.NewToken()); ok || err != nil {
 			t.Fatalf("CompareAndSet one version below = %v, %v; want a conflict", ok, err)
 		}
-		rec, ok, err := s.CompareAndSet(ctx, "big", start, []byte("y"), scoped.NewToken())
+		rec, ok, err := s.CompareAndSet(ctx, "big", rec.Revision(), []byte("y"), scoped.NewToken())
 		if !ok || err != nil || rec.Version != math.MaxUint64 {
 			t.Fatalf("CompareAndSet = %+v, %v, %v; want version %d", rec, ok, err, uint64(math.MaxUint64))
 		}
 		if got, _ := c.HGet(ctx, s.Key("big"), "n").Result(); got != "18446744073709551615" {
 			t.Fatalf("stored version %q", got)
 		}
+		if _, _, err := s.CompareAndSet(ctx, "big", rec.Revision(), []byte("z"), scoped.NewToken()); err == nil {
+			t.Fatalf("CompareAndSet past the largest version succeeded")
+		}
 	})
 }
 
-// A record that was not written by the scripts is reported as corrupt, with
-// the scope's name, and left alone.
+// A key that the scripts did not write is reported as corrupt, with the
+// scope's name, by Load, CompareAndSet and Delete, and left exactly as it
+// was: a hash with a version or a token that does not parse, a string, a
+// list, a hash without a version field.
 func TestScriptsReportCorruptRecords(t *testing.T) {
 	servers(t, func(t *testing.T, s *redisstore.Store, c redis.UniversalClient) {
 		ctx := t.Context()
-		for name, fields := range map[string][]any{
-			"bad version": {"n", "12x", "w", string(make([]byte, scoped.TokenSize)), "v", "x"},
-			"bad token":   {"n", "3", "w", "short", "v", "x"},
+		tok := scoped.NewToken()
+		hash := func(fieldValues ...string) func(string) error {
+			return func(key string) error { return c.HSet(ctx, key, fieldValues).Err() }
+		}
+		for _, tt := range []struct {
+			name  string
+			write func(key string) error
+		}{
+			{"bad version", hash("n", "12x", "w", string(tok[:]), "v", "x")},
+			{"version zero", hash("n", "0", "w", string(tok[:]), "v", "x")},
+			{"bad token", hash("n", "3", "w", "short", "v", "x")},
+			{"no token", hash("n", "3", "v", "x")},
+			{"no version", hash("w", string(tok[:]), "v", "x")},
+			{"other fields", hash("name", "someone else's")},
+			{"string", func(key string) error { return c.Set(ctx, key, "a string", 0).Err() }},
+			{"empty string", func(key string) error { return c.Set(ctx, key, "", 0).Err() }},
+			{"list", func(key string) error { return c.RPush(ctx, key, "a", "list").Err() }},
+			{"set", func(key string) error { return c.SAdd(ctx, key, "a set").Err() }},
 		} {
-			if err := c.HSet(ctx, s.Key(name), fields...).Err(); err != nil {
-				t.Fatal(err)
-			}
-			_, err := s.Load(ctx, name)
-			var corrupt *scoped.CorruptValueError
-			if !errors.As(err, &corrupt) || corrupt.Scope != name {
-				t.Errorf("Load of %s: %v; want a CorruptValueError naming the scope", name, err)
-			}
-			if n, _ := c.HLen(ctx, s.Key(name)).Result(); n != 3 {
-				t.Errorf("%s: the record was changed", name)
-			}
+			t.Run(tt.name, func(t *testing.T) {
+				key := s.Key(tt.name)
+				if err := tt.write(key); err != nil {
+					t.Fatal(err)
+				}
+				before := dump(t, c, key)
+				check := func(what string, err error) {
+					t.Helper()
+					var corrupt *scoped.CorruptValueError
+					if !errors.As(err, &corrupt) || corrupt.Scope != tt.name || !errors.Is(err, scoped.ErrCorruptValue) {
+						t.Errorf("%s: %v; want a CorruptValueError naming the scope", what, err)
+					}
+				}
+				_, err := s.Load(ctx, tt.name)
+				check("Load", err)
+				for _, expected := range []scoped.Revision{{}, {Version: 3, Writer: tok}, {Version: 12, Writer: tok}} {
+					_, _, err = s.CompareAndSet(ctx, tt.name, expected, []byte("new"), scoped.NewToken())
+					check("CompareAndSet", err)
+					_, _, err = s.Delete(ctx, tt.name, expected)
+					check("Delete", err)
+				}
+				if after := dump(t, c, key); !slices.Equal(after, before) {
+					t.Errorf("the key was changed: %q, then %q", before, after)
+				}
+			})
 		}
 	})
+}
+
+// A hash with a version and a writer but no value is the tombstone that the
+// version 1 contract left after a delete: it loads as a record without a
+// value, writes continue its versions, and a delete removes it.
+func TestScriptsReadOldTombstones(t *testing.T) {
+	servers(t, func(t *testing.T, s *redisstore.Store, c redis.UniversalClient) {
+		ctx := t.Context()
+		tok := scoped.NewToken()
+		for _, name := range []string{"written", "deleted"} {
+			if err := c.HSet(ctx, s.Key(name), "n", "5", "w", tok[:]).Err(); err != nil {
+				t.Fatal(err)
+			}
+			rec, err := s.Load(ctx, name)
+			if err != nil || rec.Version != 5 || rec.Writer != tok || rec.Value != nil {
+				t.Fatalf("Load of a tombstone = %+v, %v; want version 5 without a value", rec, err)
+			}
+			if _, ok, err := s.CompareAndSet(ctx, name, scoped.Revision{}, []byte("x"), scoped.NewToken()); ok || err != nil {
+				t.Fatalf("CompareAndSet expecting no record over a tombstone = %v, %v; want a conflict", ok, err)
+			}
+		}
+		rec, ok, err := s.CompareAndSet(ctx, "written", scoped.Revision{Version: 5, Writer: tok}, []byte("x"), scoped.NewToken())
+		if !ok || err != nil || rec.Version != 6 {
+			t.Fatalf("CompareAndSet over a tombstone = %+v, %v, %v; want version 6", rec, ok, err)
+		}
+		if _, ok, err := s.Delete(ctx, "deleted", scoped.Revision{Version: 5, Writer: tok}); !ok || err != nil {
+			t.Fatalf("Delete of a tombstone = %v, %v", ok, err)
+		}
+		if n, err := c.Exists(ctx, s.Key("deleted")).Result(); n != 0 || err != nil {
+			t.Fatalf("EXISTS after the delete = %d, %v; want 0", n, err)
+		}
+	})
+}
+
+// dump returns the type and the content of key, sorted.
+func dump(t *testing.T, c redis.UniversalClient, key string) []string {
+	t.Helper()
+	ctx := t.Context()
+	typ, err := c.Type(ctx, key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var content []string
+	switch typ {
+	case "string":
+		var v string
+		v, err = c.Get(ctx, key).Result()
+		content = []string{v}
+	case "list":
+		content, err = c.LRange(ctx, key, 0, -1).Result()
+	case "set":
+		content, err = c.SMembers(ctx, key).Result()
+	case "hash":
+		var m map[string]string
+		m, err = c.HGetAll(ctx, key).Result()
+		for k, v := range m {
+			content = append(content, k+"="+v)
+		}
+	default:
+		t.Fatalf("dump of a key of type %s", typ)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(content)
+	return append([]string{typ}, content...)
 }

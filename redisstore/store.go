@@ -1,10 +1,3 @@
-// Package redisstore is the Redis backend of scoped: each scope is one Redis
-// hash, read and written by Lua scripts so that a load or a compare-and-set
-// is one round trip.
-//
-// It takes any redis.UniversalClient: a single node, Sentinel or Cluster.
-// A scope's key is prefix + "{" + name + "}", so that every key of a scope
-// shares one hash slot.
 package redisstore
 
 import (
@@ -28,10 +21,12 @@ type Store struct {
 	calls  pipeliner
 }
 
-// Defaults of WithPipelining.
+// Defaults of WithPipelining and WithPipelineBounds.
 const (
-	DefaultMaxDirect    = 8
-	DefaultMaxPipelines = 4
+	DefaultMaxDirect        = 8       // calls sent on their own at once
+	DefaultMaxPipelines     = 4       // pipelines in flight at once
+	DefaultMaxPipelineCalls = 256     // calls in one pipeline
+	DefaultMaxPipelineBytes = 1 << 20 // bytes of keys and arguments in one pipeline
 )
 
 var _ scoped.Store = (*Store)(nil)
@@ -54,6 +49,16 @@ func WithPipelining(maxDirect, maxPipelines int) Option {
 	return func(s *Store) { s.calls.maxDirect, s.calls.maxFlush = maxDirect, max(maxPipelines, 1) }
 }
 
+// WithPipelineBounds sets how much one pipeline holds: at most maxCalls
+// calls, and at most maxBytes bytes of keys and arguments (values, writer
+// tokens, versions; a call larger than maxBytes is sent in a pipeline of
+// its own). Queued calls beyond the bounds wait for the next pipeline. The
+// defaults are DefaultMaxPipelineCalls and DefaultMaxPipelineBytes; values
+// below 1 count as 1.
+func WithPipelineBounds(maxCalls, maxBytes int) Option {
+	return func(s *Store) { s.calls.maxCalls, s.calls.maxBytes = max(maxCalls, 1), max(maxBytes, 1) }
+}
+
 // WithoutPipelining sends every call on its own.
 func WithoutPipelining() Option {
 	return func(s *Store) { s.calls.maxDirect = math.MaxInt }
@@ -64,7 +69,14 @@ func WithoutPipelining() Option {
 // pipelines are in flight, and needs no closing.
 func New(client redis.UniversalClient, opts ...Option) *Store {
 	s := &Store{prefix: DefaultPrefix}
-	s.calls = pipeliner{client: client, maxDirect: DefaultMaxDirect, maxFlush: DefaultMaxPipelines}
+	s.calls = pipeliner{
+		client:    client,
+		maxDirect: DefaultMaxDirect,
+		maxFlush:  DefaultMaxPipelines,
+		maxCalls:  DefaultMaxPipelineCalls,
+		maxBytes:  DefaultMaxPipelineBytes,
+	}
+	s.calls.directSure, s.calls.pipedSure = certaintyOf(client)
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -82,66 +94,128 @@ func (s *Store) Load(ctx context.Context, name string) (scoped.Record, error) {
 	if err != nil {
 		return scoped.Record{}, fmt.Errorf("redisstore: load: %w", err)
 	}
+	if what, ok := foreign(reply); ok {
+		return scoped.Record{}, corrupt(name, what)
+	}
+	if len(reply) != 3 {
+		return scoped.Record{}, fmt.Errorf("redisstore: load: unexpected reply %v", reply)
+	}
 	return parseRecord(name, reply)
 }
 
 // CompareAndSet implements scoped.Store.
 func (s *Store) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
-	if len(value) == 0 {
+	switch {
+	case len(value) == 0:
 		return scoped.Record{}, false, errors.New("redisstore: compare-and-set of an empty value")
+	case writer.IsZero():
+		return scoped.Record{}, false, errors.New("redisstore: compare-and-set by the zero writer token")
+	case expected.Version == math.MaxUint64:
+		return scoped.Record{}, false, fmt.Errorf("redisstore: scope %q: version %d cannot grow", name, expected.Version)
 	}
-	return s.cas(ctx, name, expected.Version, value, writer)
+	next := expected.Version + 1
+	ok, cur, err := s.cas(ctx, name, expected, strconv.FormatUint(next, 10), writer[:], value)
+	if err != nil || !ok {
+		return cur, false, err
+	}
+	return scoped.Record{Value: value, Version: next, Writer: writer}, true, nil
 }
 
-// Delete implements scoped.Store.
+// Delete implements scoped.Store: the scope's key is removed.
 func (s *Store) Delete(ctx context.Context, name string, expected scoped.Revision) (scoped.Record, bool, error) {
-	return s.cas(ctx, name, expected.Version, nil, scoped.NewToken())
+	ok, cur, err := s.cas(ctx, name, expected, "", nil, nil)
+	return cur, ok, err
 }
 
-func (s *Store) cas(ctx context.Context, name string, expected uint64, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
-	if expected == math.MaxUint64 {
-		return scoped.Record{}, false, fmt.Errorf("redisstore: scope %q: version %d cannot grow", name, expected)
+// cas runs cas.lua: it writes value (deletes the record if value is empty)
+// as version next by writer, if the current revision is expected. It
+// returns whether it did, or else the current record.
+func (s *Store) cas(ctx context.Context, name string, expected scoped.Revision, next string, writer, value []byte) (bool, scoped.Record, error) {
+	var expectedWriter []byte
+	if !expected.Writer.IsZero() {
+		expectedWriter = expected.Writer[:]
 	}
-	next := expected + 1
+	op := "compare-and-set"
+	if len(value) == 0 {
+		op = "delete"
+	}
 	reply, err := s.calls.run(ctx, casScript, []string{s.Key(name)},
-		strconv.FormatUint(expected, 10), strconv.FormatUint(next, 10), writer[:], value)
+		strconv.FormatUint(expected.Version, 10), expectedWriter, next, writer, value)
 	if err != nil {
-		return scoped.Record{}, false, fmt.Errorf("redisstore: compare-and-set: %w", err)
+		return false, scoped.Record{}, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	if len(reply) == 1 && reply[0] == int64(1) {
-		return scoped.Record{Value: value, Version: next, Writer: writer}, true, nil
+	if what, ok := foreign(reply); ok {
+		// The script wrote nothing, and never will: the engine may act
+		// on that, and still sees a CorruptValueError.
+		return false, scoped.Record{}, scoped.NotApplied(corrupt(name, what))
 	}
-	if len(reply) != 4 || reply[0] != int64(0) {
-		return scoped.Record{}, false, fmt.Errorf("redisstore: compare-and-set: unexpected reply %v", reply)
+	switch {
+	case len(reply) == 1 && reply[0] == int64(1):
+		return true, scoped.Record{}, nil
+	case len(reply) == 4 && reply[0] == int64(0):
+		rec, err := parseRecord(name, reply[1:])
+		if err != nil {
+			err = scoped.NotApplied(err) // a conflict: nothing was written
+		}
+		return false, rec, err
 	}
-	rec, err := parseRecord(name, reply[1:])
-	return rec, false, err
+	return false, scoped.Record{}, fmt.Errorf("redisstore: %s: unexpected reply %v", op, reply)
 }
 
-// parseRecord reads {version, writer, value} as the scripts return it.
-func parseRecord(name string, reply []any) (scoped.Record, error) {
-	if len(reply) != 3 {
-		return scoped.Record{}, fmt.Errorf("redisstore: unexpected reply of %d elements", len(reply))
+// foreign reports whether reply is the scripts' answer for a key they did
+// not write, {-1, what}, and returns what.
+func foreign(reply []any) (string, bool) {
+	if len(reply) != 2 || reply[0] != int64(-1) {
+		return "", false
 	}
+	what, _ := reply[1].(string)
+	return what, true
+}
+
+// corrupt returns the error for a scope whose key the scripts did not
+// write, as the scripts describe it.
+func corrupt(name, what string) error {
+	var err error
+	switch what {
+	case "WRONGTYPE":
+		err = errors.New("the key is not a hash (WRONGTYPE)")
+	case "NOVERSION":
+		err = errors.New("the key is a hash without a version field")
+	default:
+		err = fmt.Errorf("the key was not written by redisstore (%s)", what)
+	}
+	return &scoped.CorruptValueError{Scope: name, Err: err}
+}
+
+// parseRecord reads {version, writer, value} as the scripts return it:
+// an empty version for a scope without a record.
+func parseRecord(name string, reply []any) (scoped.Record, error) {
 	version, ok1 := reply[0].(string)
 	writer, ok2 := reply[1].(string)
 	value, ok3 := reply[2].(string)
 	if !ok1 || !ok2 || !ok3 {
 		return scoped.Record{}, fmt.Errorf("redisstore: unexpected reply %v", reply)
 	}
-	corrupt := func(err error) (scoped.Record, error) {
-		return scoped.Record{}, &scoped.CorruptValueError{Scope: name, Err: err}
+	if version == "" {
+		return scoped.Record{}, nil
+	}
+	fail := func(format string, args ...any) (scoped.Record, error) {
+		return scoped.Record{}, &scoped.CorruptValueError{Scope: name, Err: fmt.Errorf(format, args...)}
 	}
 	var rec scoped.Record
 	var err error
 	if rec.Version, err = strconv.ParseUint(version, 10, 64); err != nil {
-		return corrupt(fmt.Errorf("version: %w", err))
+		return fail("version: %w", err)
 	}
-	switch {
-	case len(writer) == scoped.TokenSize:
-		copy(rec.Writer[:], writer)
-	case writer != "" || rec.Version != 0:
-		return corrupt(fmt.Errorf("writer token of %d bytes at version %d", len(writer), rec.Version))
+	if rec.Version == 0 {
+		return fail("version 0 stored")
+	}
+	if len(writer) != scoped.TokenSize {
+		return fail("writer token of %d bytes at version %d", len(writer), rec.Version)
+	}
+	copy(rec.Writer[:], writer)
+	if rec.Writer.IsZero() {
+		return fail("zero writer token at version %d", rec.Version)
 	}
 	if value != "" {
 		rec.Value = []byte(value)

@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 
@@ -19,7 +20,7 @@ func newMiniredis(t *testing.T) (*redisstore.Store, redis.UniversalClient) {
 	m := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { c.Close() })
-	return redisstore.New(c), c
+	return remember(redisstore.New(c), c, redisstore.DefaultPrefix), c
 }
 
 // realStore opens stores on the test Redis server, each under a key prefix
@@ -29,7 +30,8 @@ func realStore(opts ...redisstore.Option) func(t *testing.T) (*redisstore.Store,
 		c := testenv.Redis(t)
 		prefix := testenv.UniqueName("scopedtest:") + ":"
 		t.Cleanup(func() { testenv.DeleteKeys(t, c, prefix+"*") })
-		return redisstore.New(c, append([]redisstore.Option{redisstore.WithPrefix(prefix)}, opts...)...), c
+		s := redisstore.New(c, append([]redisstore.Option{redisstore.WithPrefix(prefix)}, opts...)...)
+		return remember(s, c, prefix), c
 	}
 }
 
@@ -38,16 +40,90 @@ var (
 	newPipelined = realStore(redisstore.WithPipelining(0, 2)) // every call through a pipeline
 )
 
+// opened remembers the client and key prefix of each store a test opened,
+// for footprint.
+var opened sync.Map // *redisstore.Store → storeKeys
+
+type storeKeys struct {
+	client redis.UniversalClient
+	prefix string
+}
+
+func remember(s *redisstore.Store, c redis.UniversalClient, prefix string) *redisstore.Store {
+	opened.Store(s, storeKeys{c, prefix})
+	return s
+}
+
+// footprint counts the keys under the prefix of s, a store that remember
+// was told about: the conformance suite's storetest.Footprint.
+func footprint(t *testing.T, s scoped.Store) int {
+	t.Helper()
+	v, ok := opened.Load(s)
+	if !ok {
+		t.Fatalf("footprint of a store that was not remembered")
+	}
+	k := v.(storeKeys)
+	return countKeys(t, k.client, k.prefix)
+}
+
+// countKeys counts the keys whose names begin with prefix, with SCAN MATCH,
+// on every master of a cluster.
+func countKeys(t *testing.T, c redis.UniversalClient, prefix string) int {
+	t.Helper()
+	pattern := globEscape(prefix) + "*"
+	scan := func(ctx context.Context, c redis.Cmdable) (int, error) {
+		n := 0
+		iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			n++
+		}
+		return n, iter.Err()
+	}
+	cluster, ok := c.(*redis.ClusterClient)
+	if !ok {
+		n, err := scan(t.Context(), c)
+		if err != nil {
+			t.Fatalf("SCAN: %v", err)
+		}
+		return n
+	}
+	var mu sync.Mutex
+	total := 0
+	err := cluster.ForEachMaster(t.Context(), func(ctx context.Context, m *redis.Client) error {
+		n, err := scan(ctx, m)
+		mu.Lock()
+		total += n
+		mu.Unlock()
+		return err
+	})
+	if err != nil {
+		t.Fatalf("SCAN: %v", err)
+	}
+	return total
+}
+
+// globEscape escapes the characters that SCAN MATCH patterns give meaning.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 func TestConformanceMiniredis(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) scoped.Store { s, _ := newMiniredis(t); return s })
+	storetest.Run(t, func(t *testing.T) scoped.Store { s, _ := newMiniredis(t); return s }, footprint)
 }
 
 func TestConformanceRedis(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) scoped.Store { s, _ := newReal(t); return s })
+	storetest.Run(t, func(t *testing.T) scoped.Store { s, _ := newReal(t); return s }, footprint)
 }
 
 func TestConformanceRedisPipelined(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) scoped.Store { s, _ := newPipelined(t); return s })
+	storetest.Run(t, func(t *testing.T) scoped.Store { s, _ := newPipelined(t); return s }, footprint)
 }
 
 // A flushed script cache must not fail a call: EVALSHA answers NOSCRIPT and

@@ -1,0 +1,79 @@
+// Package redisstore is the Redis backend of scoped: each scope is one Redis
+// hash, read and written by Lua scripts (lua/load.lua and lua/cas.lua), so
+// that a load or a compare-and-set is one round trip.
+//
+//	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+//	e := scoped.New(redisstore.New(client))
+//	n, err := scoped.Update(ctx, e, "visits", func(n *int) (int, error) {
+//		*n++
+//		return *n, nil
+//	})
+//
+// It takes any redis.UniversalClient: a single node, Sentinel, Ring or
+// Cluster.
+//
+// # Layout
+//
+// A scope's key is prefix + "{" + name + "}", so that every key of a scope
+// shares one hash slot; the prefix is DefaultPrefix unless WithPrefix says
+// otherwise. The hash has three fields: n, the version in decimal; w, the
+// 16-byte writer token of that version; v, the msgpack value. A scope
+// without a record has no key: a delete removes it (DEL), and a re-created
+// scope starts again at version 1.
+//
+// A key that these scripts did not write (a string, a list or any other
+// type, or a hash without field n, or with a version or writer token that
+// does not parse) is reported as a *scoped.CorruptValueError naming the
+// scope, by reads and writes alike, and never overwritten. Deleting the key
+// resets the scope. A hash with a version and a writer but no value, the
+// tombstone that the version 1 contract left after a delete, loads as a
+// record without a value at that version: writes continue from it, and a
+// delete removes it.
+//
+// # Scripts
+//
+// Scripts are sent by EVALSHA, and by EVAL when the server answers NOSCRIPT.
+// go-redis is told never to send a compare-and-set a second time by itself
+// (it would after some network errors, even when the server ran it); the
+// engine learns the outcome of such a write by sending it again itself.
+//
+// # Pipelines
+//
+// Calls are sent on their own while few are in flight. Past that, they
+// queue and are sent together in pipelines, a few pipelines in flight at
+// once, so that concurrent commits to different scopes share round trips
+// (see WithPipelining). A pipeline holds at most DefaultMaxPipelineCalls
+// calls and DefaultMaxPipelineBytes bytes of keys and arguments (see
+// WithPipelineBounds); the calls beyond wait for the next one. A pipelined
+// command carries its caller's context, and the pipeline runs with a context
+// that carries the values of its first caller's, so that go-redis hooks and
+// tracing see a caller's context; it ends when every caller of the pipeline
+// has given up. A Store starts goroutines only while pipelines are in
+// flight, and needs no closing.
+//
+// # Errors
+//
+// An error matches scoped.ErrNotApplied only when the server cannot have
+// run the script and never will:
+//
+//   - the context had ended before the call was sent, or ended while the
+//     call waited in the queue for a pipeline, or while go-redis waited
+//     for a pooled connection, a dial or a retry's backoff;
+//   - the connection could not be made (a dial error), the pool timed out
+//     or is exhausted, or the client is closed;
+//   - the server refused the script before it wrote anything: LOADING,
+//     BUSY, READONLY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN, NOREPLICAS and OOM
+//     replies, and "max number of clients reached";
+//   - a write found a key that the scripts did not write (a
+//     *scoped.CorruptValueError).
+//
+// Any other error (a connection lost after the command was written, a
+// timeout while reading the reply) may follow a script that ran, and is
+// returned as it is. On a Redis Cluster, the failures before sending of a
+// pipelined call are returned as they are too: go-redis re-sends the
+// commands of a node it could not reach, and keeps a command's first error
+// when a later attempt fails after writing it. The classification assumes
+// go-redis's own clients (*redis.Client, *redis.ClusterClient, *redis.Ring)
+// and hooks that return the error of next; with any other
+// redis.UniversalClient only the store's own context checks are marked.
+package redisstore

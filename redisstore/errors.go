@@ -1,0 +1,117 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/scoped-go/scoped"
+)
+
+// Errors that prove a script was not run. A Store marks an error with
+// scoped.NotApplied only when the server cannot have run the script and
+// never will (see scoped.Store). Two kinds of go-redis errors say so:
+//
+//   - refusals: error replies with which the server refuses a command
+//     before running it, or which a script raises before its only write
+//     (the scripts write last, with one command, and never catch these);
+//   - unsent: failures of go-redis before it wrote the command: the
+//     connection could not be dialled, no pooled connection came before the
+//     pool's timeout or the context's end, or the client is closed.
+//
+// What go-redis v9.23.0 does, read in its source: a context is used only
+// while waiting (for a pool turn, a dial, a retry's backoff). During I/O it
+// is at most a socket deadline (Options.ContextTimeoutEnabled), whose
+// expiry is a net.Error "i/o timeout" that matches neither
+// context.Canceled nor context.DeadlineExceeded. So a context error from
+// go-redis means the command was not written in that attempt. A command
+// whose NoRetry says true (cas.lua) is sent again only after a failure
+// before writing, so for it the last attempt's error covers them all; a
+// pipeline holding one is never sent again on a single node or a Ring. A
+// Redis Cluster pipeline is: it re-sends the commands of a node it could
+// not reach, and a command keeps the error of its first attempt when a
+// later one fails after writing it. So on a ClusterClient the errors of a
+// pipelined call prove only through refusals (see certaintyOf).
+//
+// Load is a read: go-redis may have sent it in an earlier attempt than the
+// one whose error is returned, but a read changes nothing, so its errors
+// are marked by the same rules.
+
+// refusals are the prefixes of the error replies that prove a script was not
+// run, or raised an error before its only write:
+var refusals = []string{
+	"LOADING ",     // the server is loading its data: commands are refused
+	"BUSY ",        // another script or function runs: commands are refused
+	"READONLY ",    // a replica: raised by the script's write (or the command)
+	"MASTERDOWN ",  // a stale replica: raised by the script's first read
+	"TRYAGAIN ",    // Cluster resharding: refused before running
+	"CLUSTERDOWN ", // Cluster not serving the slot: refused before running
+	"NOREPLICAS ",  // min-replicas-to-write unmet: raised by the write
+	"OOM ",         // maxmemory: raised by the write (HSET; DEL never is)
+}
+
+// maxClients is the reply a server sends on a connection it refuses, and
+// closes, before reading anything from it.
+const maxClients = "ERR max number of clients reached"
+
+// refused reports whether err is a Redis error reply proving that the
+// script did not write, and never will.
+func refused(err error) bool {
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		return false
+	}
+	msg := reply.Error()
+	for _, p := range refusals {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return msg == maxClients
+}
+
+// unsent reports whether err is a failure of go-redis before it wrote the
+// command.
+func unsent(err error) bool {
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return true // a wait for the pool, a dial or a backoff ended
+	case errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrPoolExhausted), errors.Is(err, redis.ErrClosed):
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// certainty says which go-redis errors of one way of sending prove that a
+// command was not run.
+type certainty struct {
+	refusals bool // Redis error replies (refused)
+	unsent   bool // failures before writing (unsent)
+}
+
+// mark returns err, marked with scoped.NotApplied if it proves that the
+// command was not run.
+func (c certainty) mark(err error) error {
+	if err != nil && (c.refusals && refused(err) || c.unsent && unsent(err)) {
+		return scoped.NotApplied(err)
+	}
+	return err
+}
+
+// certaintyOf returns what the errors of calls sent on their own (direct)
+// and in pipelines (piped) prove, for the go-redis clients whose retries
+// were read. Any other implementation of redis.UniversalClient proves
+// nothing.
+func certaintyOf(client redis.UniversalClient) (direct, piped certainty) {
+	switch client.(type) {
+	case *redis.Client, *redis.Ring:
+		return certainty{true, true}, certainty{true, true}
+	case *redis.ClusterClient:
+		return certainty{true, true}, certainty{refusals: true}
+	}
+	return certainty{}, certainty{}
+}
