@@ -1,0 +1,357 @@
+package scoped
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+type (
+	level   int8
+	counter uint16
+
+	embInts struct {
+		A int8
+		B uint8 `msgpack:"b,alias:bee"`
+	}
+	withEmbedded struct {
+		embInts
+		C int16
+	}
+	withPtrEmbedded struct {
+		*embInts
+	}
+	shadowInline struct {
+		embInts `msgpack:",inline"`
+		A       int64 // declared after: msgpack decodes key A here
+	}
+	shadowAuto struct {
+		A int64 // clashes with embInts.A: msgpack does not inline embInts
+		embInts
+	}
+	noInline struct {
+		embInts `msgpack:",noinline"`
+	}
+	tagged struct {
+		X    int8 `msgpack:"x"`
+		Skip int8 `msgpack:"-"`
+		Ptr  *level
+		Any  any
+		Dur  time.Duration
+	}
+	treeNode struct {
+		V    level
+		Kids []*treeNode
+	}
+	onlyText struct {
+		Name string
+		Tags []string
+		Kids []onlyText
+	}
+)
+
+// wrapping decodes itself: any integer, kept modulo 256.
+type wrapping uint8
+
+func (w *wrapping) DecodeMsgpack(d *msgpack.Decoder) error {
+	n, err := d.DecodeInt64()
+	*w = wrapping(n)
+	return err
+}
+
+// into returns a function that decodes b into a new T with decode, and
+// returns it and the error.
+func into[T any]() func(b []byte) (any, error) {
+	return func(b []byte) (any, error) {
+		var v T
+		err := decode(b, &v)
+		return v, err
+	}
+}
+
+func mustEncode(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := encode(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestDecodeRefusesNarrowing(t *testing.T) {
+	i64 := func(n int64) []byte { return append([]byte{0xd3}, be(uint64(n))...) }
+	tests := []struct {
+		name    string
+		stored  any    // encoded with encode, unless raw is set
+		raw     []byte // the stored bytes
+		decode  func([]byte) (any, error)
+		want    any    // the value decoded, if no error is wanted
+		wantErr string // a substring of the error, if one is wanted
+	}{
+		// The cases of the issue: msgpack v5 alone gives 44, 2^64-1, 0.
+		{name: "300 into int8", stored: 300, decode: into[int8](), wantErr: "integer 300 does not fit in int8"},
+		{name: "-1 into uint", stored: -1, decode: into[uint](), wantErr: "integer -1 does not fit in uint"},
+		{name: "2^40 into int32", stored: int64(1) << 40, decode: into[int32](), wantErr: "1099511627776 does not fit in int32"},
+		{name: "named int8", stored: 300, decode: into[level](), wantErr: "does not fit in scoped.level"},
+		{name: "named uint16", stored: 70000, decode: into[counter](), wantErr: "does not fit in scoped.counter"},
+		{name: "pointer to named", stored: -129, decode: into[*level](), wantErr: "-129 does not fit in scoped.level"},
+
+		// The edges of each width.
+		{name: "int8 max", stored: 127, decode: into[int8](), want: int8(127)},
+		{name: "int8 min", stored: -128, decode: into[int8](), want: int8(-128)},
+		{name: "int8 max+1", stored: 128, decode: into[int8](), wantErr: "128"},
+		{name: "int8 min-1", stored: -129, decode: into[int8](), wantErr: "-129"},
+		{name: "uint8 max", stored: 255, decode: into[uint8](), want: uint8(255)},
+		{name: "uint8 max+1", stored: 256, decode: into[uint8](), wantErr: "256"},
+		{name: "int16 min-1", stored: math.MinInt16 - 1, decode: into[int16](), wantErr: "-32769"},
+		{name: "uint32 max+1", stored: math.MaxUint32 + 1, decode: into[uint32](), wantErr: "4294967296"},
+		{name: "int32 min", stored: math.MinInt32, decode: into[int32](), want: int32(math.MinInt32)},
+		{name: "int64 max", stored: math.MaxInt64, decode: into[int64](), want: int64(math.MaxInt64)},
+		{name: "int64 min", stored: math.MinInt64, decode: into[int64](), want: int64(math.MinInt64)},
+		{name: "uint64 max into uint64", stored: uint64(math.MaxUint64), decode: into[uint64](), want: uint64(math.MaxUint64)},
+		{name: "uint64 max into int64", stored: uint64(math.MaxUint64), decode: into[int64](), wantErr: "18446744073709551615 does not fit in int64"},
+		{name: "2^63 into int", stored: uint64(1) << 63, decode: into[int](), wantErr: "9223372036854775808 does not fit in int"},
+		{name: "2^63 into Duration", stored: uint64(1) << 63, decode: into[time.Duration](), wantErr: "does not fit in time.Duration"},
+		{name: "-1 into uint8", stored: -1, decode: into[uint8](), wantErr: "-1 does not fit in uint8"},
+		{name: "-1 into uint64", stored: -1, decode: into[uint64](), wantErr: "-1 does not fit in uint64"},
+		{name: "small int64 code into int8", raw: i64(5), decode: into[int8](), want: int8(5)},
+		{name: "negative int64 code into int8", raw: i64(-5), decode: into[int8](), want: int8(-5)},
+		{name: "int8 code -1 into uint8", raw: []byte{0xd0, 0xff}, decode: into[uint8](), wantErr: "-1"},
+		{name: "nil into int8", stored: nil, decode: into[int8](), want: int8(0)},
+
+		// Floats: msgpack v5 refuses a float into an integer already; it
+		// turns a uint64 over 2^63-1 negative in a float.
+		{name: "1.5 into int", stored: 1.5, decode: into[int](), wantErr: "invalid code=cb decoding int64"},
+		{name: "2.0 into int", stored: 2.0, decode: into[int](), wantErr: "invalid code=cb"},
+		{name: "float32 into int8", stored: float32(2), decode: into[int8](), wantErr: "invalid code=ca"},
+		{name: "2^63 into float64", stored: uint64(1) << 63, decode: into[float64](), wantErr: "would turn negative in float64"},
+		{name: "2^63-1 into float64", stored: int64(math.MaxInt64), decode: into[float64](), want: float64(math.MaxInt64)},
+		{name: "-1 into float32", stored: -1, decode: into[float32](), want: float32(-1)},
+
+		// Nested.
+		{name: "struct field", stored: map[string]any{"X": 300}, decode: into[struct{ X int8 }](), wantErr: "300 at .X does not fit in int8"},
+		{name: "struct field fits", stored: map[string]any{"X": -3}, decode: into[struct{ X int8 }](), want: struct{ X int8 }{-3}},
+		{name: "struct as array", stored: []any{300}, decode: into[struct{ X int8 }](), wantErr: "300 at [0] does not fit"},
+		{name: "slice element", stored: []int{1, 2, 300}, decode: into[[]int8](), wantErr: "300 at [2] does not fit in int8"},
+		{name: "array element", stored: []int{1, 70000}, decode: into[[2]uint16](), wantErr: "70000 at [1]"},
+		{name: "map value", stored: map[string]int{"a": 1, "b": -1}, decode: into[map[string]uint](), wantErr: `-1 at ["b"] does not fit in uint`},
+		{name: "map key", stored: map[int]string{300: "x"}, decode: into[map[int8]string](), wantErr: "300 does not fit in int8"},
+		{name: "int map key in path", stored: map[int]int{7: 300}, decode: into[map[int]int8](), wantErr: "300 at [7]"},
+		{name: "deep", stored: map[string]any{"Kids": []any{map[string]any{"V": 1}, map[string]any{"Kids": []any{map[string]any{"V": 128}}}}},
+			decode: into[treeNode](), wantErr: "128 at .Kids[1].Kids[0].V does not fit in scoped.level"},
+		{name: "tag name", stored: map[string]any{"x": 300}, decode: into[tagged](), wantErr: "300 at .x"},
+		{name: "Go name of a tagged field is not decoded", stored: map[string]any{"X": 300}, decode: into[tagged](), want: tagged{}},
+		{name: "skipped field", stored: map[string]any{"Skip": 300}, decode: into[tagged](), want: tagged{}},
+		{name: "pointer field", stored: map[string]any{"Ptr": 300}, decode: into[tagged](), wantErr: "300 at .Ptr does not fit in scoped.level"},
+		{name: "interface field", stored: map[string]any{"Any": int64(1) << 40}, decode: into[tagged](), want: tagged{Any: uint64(1) << 40}},
+		{name: "duration field", stored: map[string]any{"Dur": uint64(math.MaxUint64)}, decode: into[tagged](), wantErr: "at .Dur does not fit in time.Duration"},
+		{name: "inlined field", stored: map[string]any{"A": 300}, decode: into[withEmbedded](), wantErr: "300 at .A does not fit in int8"},
+		{name: "inlined by tag name", stored: map[string]any{"b": 256}, decode: into[withEmbedded](), wantErr: "256 at .b does not fit in uint8"},
+		{name: "alias is not inlined", stored: map[string]any{"bee": 256}, decode: into[withEmbedded](), want: withEmbedded{}},
+		{name: "alias", stored: map[string]any{"bee": 256}, decode: into[embInts](), wantErr: "256 at .bee does not fit in uint8"},
+		{name: "embedded by name", stored: map[string]any{"embInts": map[string]any{"A": 300}}, decode: into[withEmbedded](), wantErr: "300 at .embInts.A"},
+		{name: "embedded pointer inlined", stored: map[string]any{"A": 300}, decode: into[withPtrEmbedded](), wantErr: "300 at .A"},
+		{name: "inline shadowed by a later field", stored: map[string]any{"A": 300}, decode: into[shadowInline](), want: shadowInline{A: 300}},
+		{name: "clash keeps embedded whole", stored: map[string]any{"A": 300}, decode: into[shadowAuto](), want: shadowAuto{A: 300}},
+		{name: "clash: embedded by name", stored: map[string]any{"embInts": map[string]any{"A": 300}}, decode: into[shadowAuto](), wantErr: "300 at .embInts.A"},
+		{name: "noinline", stored: map[string]any{"embInts": map[string]any{"b": 300}}, decode: into[noInline](), wantErr: "300 at .embInts.b"},
+
+		// Not integers: left as they were.
+		{name: "bytes are bin", stored: []byte{1, 2, 255}, decode: into[[]uint8](), want: []uint8{1, 2, 255}},
+		{name: "array of ints into bytes", stored: []int{1, 300}, decode: into[[]uint8](), wantErr: "decoding string/bytes length"},
+		{name: "any", stored: int64(1) << 40, decode: into[any](), want: uint64(1) << 40},
+		{name: "any negative", stored: int64(-1) << 40, decode: into[any](), want: int64(-1) << 40},
+		{name: "map of any", stored: map[string]any{"a": 300}, decode: into[map[string]any](), want: map[string]any{"a": uint64(300)}},
+		{name: "string into int", stored: "5", decode: into[int](), wantErr: "invalid code=a1 decoding int64"},
+		{name: "decodes itself", stored: 300, decode: into[wrapping](), want: wrapping(44)},
+		{name: "time", stored: time.Unix(1, 0), decode: into[time.Time](), want: time.Unix(1, 0)},
+		{name: "float32 rounds", stored: 1<<24 + 1, decode: into[float32](), want: float32(1 << 24)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := tt.raw
+			if b == nil {
+				b = mustEncode(t, tt.stored)
+			}
+			got, err := tt.decode(b)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("decode(% x) = %#v, %v; want an error with %q", b, got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("decode(% x) = %#v, %v; want %#v", b, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func be(n uint64) []byte {
+	b := make([]byte, 8)
+	for i := range b {
+		b[i] = byte(n >> (56 - 8*i))
+	}
+	return b
+}
+
+// Every integer of every width that fits decodes as msgpack decodes it, and
+// every one that does not is refused.
+func TestDecodeIntegersExhaustively(t *testing.T) {
+	values := []int64{0, 1, -1, 127, 128, -128, -129, 255, 256, 32767, 32768, -32768, -32769,
+		65535, 65536, math.MaxInt32, math.MaxInt32 + 1, math.MinInt32, math.MinInt32 - 1,
+		math.MaxUint32, math.MaxUint32 + 1, math.MaxInt64, math.MinInt64}
+	stored := make([][]byte, 0, len(values)+2)
+	for _, v := range values {
+		stored = append(stored, mustEncode(t, v))
+	}
+	stored = append(stored, mustEncode(t, uint64(1)<<63), mustEncode(t, uint64(math.MaxUint64)))
+	check := func(t *testing.T, b []byte, fits bool, dst any) {
+		t.Helper()
+		err := decode(b, dst)
+		var re *rangeError
+		if fits && err != nil || !fits && !errors.As(err, &re) {
+			t.Errorf("decode(% x) into %T: %v; want fits=%v", b, dst, err, fits)
+		}
+	}
+	for _, b := range stored {
+		var big any
+		if err := msgpack.Unmarshal(b, &big); err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		var u uint64
+		var neg bool
+		switch x := big.(type) {
+		case int8, int16, int32, int64:
+			n = reflect.ValueOf(x).Int()
+			neg, u = n < 0, uint64(n)
+		default:
+			u = reflect.ValueOf(x).Uint()
+			n = int64(u)
+		}
+		signed := func(bits int) bool { return !neg && u <= 1<<(bits-1)-1 || neg && n >= -1<<(bits-1) }
+		unsigned := func(bits int) bool { return !neg && (bits == 64 || u < 1<<bits) }
+		check(t, b, signed(8), new(int8))
+		check(t, b, signed(16), new(int16))
+		check(t, b, signed(32), new(int32))
+		check(t, b, signed(64), new(int64))
+		check(t, b, signed(64), new(int))
+		check(t, b, unsigned(8), new(uint8))
+		check(t, b, unsigned(16), new(uint16))
+		check(t, b, unsigned(32), new(uint32))
+		check(t, b, unsigned(64), new(uint64))
+		check(t, b, unsigned(64), new(uint))
+		check(t, b, signed(8), new(level))
+		check(t, append([]byte{0x91}, b...), signed(8), new([]int8))
+		check(t, append([]byte{0x81, 0xa1, 'X'}, b...), unsigned(16), new(struct{ X uint16 }))
+		check(t, b, signed(64), new(float64))
+	}
+}
+
+func TestDecodeRefusesMalformed(t *testing.T) {
+	for name, b := range map[string][]byte{
+		"truncated int16":     {0xd1, 0x01},
+		"truncated in struct": {0x81, 0xa1, 'X', 0xcd, 0x01},
+		"trailing":            {0x01, 0x02},
+		"deep":                append(bytes.Repeat([]byte{0x91}, maxDepth+2), 0x01),
+	} {
+		var v struct{ X []int8 }
+		if err := decode(b, &v); err == nil {
+			t.Errorf("%s: decode(% x) succeeded", name, b)
+		}
+	}
+}
+
+// msgpackFields must know the keys msgpack v5 knows, and no others, for
+// every way of naming a field.
+func TestMsgpackFieldsMatchMsgpack(t *testing.T) {
+	type inner struct {
+		A, B int
+		c    int
+	}
+	type Exported struct{ E, A int }
+	type custom struct{ A int }
+	type (
+		plain struct{ A, B int }
+		tags  struct {
+			A int `msgpack:"a"`
+			B int `msgpack:"b,omitempty"`
+			C int `msgpack:",omitempty"`
+			D int `msgpack:"-"`
+			E int `msgpack:"e,alias:ee"`
+			F int `msgpack:"'f,g'"`
+			f int
+		}
+		embedded    struct{ inner }
+		embeddedPtr struct{ *Exported }
+		embeddedTwo struct {
+			inner
+			Exported // clashes on A: kept whole
+		}
+		inlineTwo struct {
+			inner    `msgpack:",inline"`
+			Exported `msgpack:"ex,inline"`
+		}
+		noInline struct {
+			Exported `msgpack:"ex,noinline"`
+		}
+		embeddedTime struct{ time.Time }
+		embeddedText struct{ textOnly }
+		nested       struct {
+			embedded
+			Z int
+		}
+	)
+	for _, v := range []any{plain{}, tags{}, embedded{}, embeddedPtr{}, embeddedTwo{}, inlineTwo{}, noInline{},
+		embeddedTime{}, embeddedText{}, nested{}, withEmbedded{}, shadowInline{}, shadowAuto{}, tagged{}, custom{}} {
+		typ := reflect.TypeOf(v)
+		t.Run(typ.Name(), func(t *testing.T) {
+			if decodesItself(typ) { // as embeddedTime does, through time.Time's methods
+				if s := buildShape(typ); s != nil {
+					t.Fatalf("%v decodes itself, but has a shape", typ)
+				}
+				return
+			}
+			ours := msgpackFields(typ, 0).byName
+			keys := []string{"", "a", "A", "B", "b", "c", "C", "D", "e", "E", "ee", "f", "F", "g", "'f", "f,g", "E",
+				"inner", "Exported", "ex", "Time", "textOnly", "embedded", "Z", "embInts", "bee", "x", "X", "Skip", "Ptr", "Any", "Dur"}
+			for k := range ours {
+				keys = append(keys, k)
+			}
+			for _, key := range keys {
+				theirs := msgpackKnows(t, typ, key)
+				if _, known := ours[key]; known != theirs {
+					t.Errorf("key %q: msgpackFields knows it: %v, msgpack: %v", key, known, theirs)
+				}
+			}
+		})
+	}
+}
+
+// msgpackKnows reports whether msgpack, refusing unknown fields, takes key
+// as a field of the struct type typ. The value is an empty map, which
+// msgpack refuses for any field but a struct or map: not as unknown.
+func msgpackKnows(t *testing.T, typ reflect.Type, key string) (known bool) {
+	defer func() {
+		if r := recover(); r != nil { // msgpack panics on some fields it found
+			known = true
+		}
+	}()
+	b := mustEncode(t, map[string]any{key: map[string]any{}})
+	dec := msgpack.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields(true)
+	err := dec.Decode(reflect.New(typ).Interface())
+	return err == nil || !strings.HasPrefix(err.Error(), "msgpack: unknown field ")
+}
+
+// textOnly encodes itself, so msgpack does not inline it.
+type textOnly struct{ A int }
+
+func (textOnly) MarshalText() ([]byte, error) { return []byte("t"), nil }
