@@ -3,9 +3,11 @@ package scoped
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -348,10 +350,121 @@ func msgpackKnows(t *testing.T, typ reflect.Type, key string) (known bool) {
 	dec := msgpack.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields(true)
 	err := dec.Decode(reflect.New(typ).Interface())
-	return err == nil || !strings.HasPrefix(err.Error(), "msgpack: unknown field ")
+	return err == nil || !strings.HasPrefix(err.Error(), unknownFieldPrefix)
 }
 
 // textOnly encodes itself, so msgpack does not inline it.
 type textOnly struct{ A int }
 
 func (textOnly) MarshalText() ([]byte, error) { return []byte("t"), nil }
+
+func TestDecodeKnown(t *testing.T) {
+	type N struct{ N int }
+	type tagN struct {
+		N int `msgpack:"n"`
+	}
+	type both struct {
+		N    int `msgpack:"n"`
+		Keep int `msgpack:"keepme"`
+	}
+	type inner struct{ A int }
+	type outer struct {
+		Inner inner
+		List  []inner
+		Map   map[string]inner
+		Ptr   *inner
+		Any   any
+		Free  map[string]int
+	}
+	type embedding struct {
+		inner
+		B int `msgpack:"b,alias:bee"`
+	}
+	type hidden struct {
+		A      int
+		Skip   int `msgpack:"-"`
+		hidden int
+	}
+	tests := []struct {
+		name    string
+		stored  any
+		decode  func([]byte) error
+		unknown string // the field named in the error, if unknown; "" for success
+		other   string // a substring of an error that is not unknown field
+	}{
+		{name: "issue: n and keepme into N", stored: map[string]any{"n": 1, "keepme": 2}, decode: known[N], unknown: "n"},
+		{name: "n is not N", stored: map[string]any{"n": 1}, decode: known[N], unknown: "n"},
+		{name: "tagged n, keepme unknown", stored: map[string]any{"n": 1, "keepme": 2}, decode: known[tagN], unknown: "keepme"},
+		{name: "all known", stored: map[string]any{"n": 1, "keepme": 2}, decode: known[both]},
+		{name: "nested struct", stored: map[string]any{"Inner": map[string]any{"A": 1, "B": 2}}, decode: known[outer], unknown: "B"},
+		{name: "in a slice", stored: map[string]any{"List": []any{map[string]any{"A": 1}, map[string]any{"Z": 1}}}, decode: known[outer], unknown: "Z"},
+		{name: "in a map", stored: map[string]any{"Map": map[string]any{"k": map[string]any{"a": 1}}}, decode: known[outer], unknown: "a"},
+		{name: "behind a pointer", stored: map[string]any{"Ptr": map[string]any{"A": 1, "Q": 1}}, decode: known[outer], unknown: "Q"},
+		{name: "top-level slice", stored: []any{map[string]any{"A": 1, "x": 1}}, decode: known[[]inner], unknown: "x"},
+		{name: "nested, all known", stored: map[string]any{"Inner": map[string]any{"A": 1}, "List": []any{map[string]any{"A": 2}},
+			"Map": map[string]any{"k": map[string]any{"A": 3}}, "Ptr": map[string]any{"A": 4}}, decode: known[outer]},
+		{name: "any holds anything", stored: map[string]any{"Any": map[string]any{"whatever": 1}}, decode: known[outer]},
+		{name: "maps hold any key", stored: map[string]any{"Free": map[string]any{"x": 1, "y": 2}}, decode: known[outer]},
+		{name: "map target", stored: map[string]any{"x": 1}, decode: known[map[string]int]},
+		{name: "any target", stored: map[string]any{"x": 1}, decode: known[any]},
+		{name: "inlined and alias", stored: map[string]any{"A": 1, "bee": 2}, decode: known[embedding]},
+		{name: "embedded by name", stored: map[string]any{"inner": map[string]any{"A": 1}}, decode: known[embedding]},
+		{name: "Go name of tagged field", stored: map[string]any{"B": 1}, decode: known[embedding], unknown: "B"},
+		{name: "skipped field", stored: map[string]any{"Skip": 1}, decode: known[hidden], unknown: "Skip"},
+		{name: "unexported field", stored: map[string]any{"hidden": 1}, decode: known[hidden], unknown: "hidden"},
+		{name: "case differs", stored: map[string]any{"a": 1}, decode: known[hidden], unknown: "a"},
+		{name: "wrong type is corrupt", stored: map[string]any{"A": "x"}, decode: known[hidden], other: "invalid code"},
+		{name: "overflow is corrupt", stored: map[string]any{"A": 300}, decode: known[struct{ A int8 }], other: "does not fit in int8"},
+		{name: "longer array is corrupt", stored: []any{1, 2}, decode: known[inner], other: "number of fields"},
+		{name: "not msgpack is corrupt", stored: nil, decode: func([]byte) error { return decodeKnown([]byte{0xc1}, new(inner)) }, other: "code"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := mustEncode(t, tt.stored)
+			err := tt.decode(b)
+			switch {
+			case tt.unknown != "":
+				if !errors.Is(err, errUnknownField) || err.Error() != fmt.Sprintf("msgpack: unknown field %q", tt.unknown) {
+					t.Fatalf("decodeKnown(% x) = %v; want unknown field %q", b, err, tt.unknown)
+				}
+			case tt.other != "":
+				if err == nil || errors.Is(err, errUnknownField) || !strings.Contains(err.Error(), tt.other) {
+					t.Fatalf("decodeKnown(% x) = %v; want an error with %q, not unknown field", b, err, tt.other)
+				}
+			case err != nil:
+				t.Fatalf("decodeKnown(% x) = %v", b, err)
+			}
+		})
+	}
+}
+
+func known[T any](b []byte) error {
+	var v T
+	return decodeKnown(b, &v)
+}
+
+// A strict decode leaves no decoder strict: decode, sharing the pool, still
+// skips unknown fields, from any goroutine.
+func TestDecodeKnownDoesNotLeak(t *testing.T) {
+	b := mustEncode(t, map[string]any{"A": 1, "extra": 2})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for range 200 {
+				var v struct{ A int }
+				if g%2 == 0 {
+					if err := decodeKnown(b, &v); !errors.Is(err, errUnknownField) {
+						t.Errorf("decodeKnown = %v; want unknown field", err)
+						return
+					}
+					continue
+				}
+				if err := decode(b, &v); err != nil || v.A != 1 {
+					t.Errorf("decode = %+v, %v", v, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
