@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/tagparser/v2"
@@ -170,7 +171,8 @@ type shape struct {
 	key      *shape // shapeMap
 	elem     *shape // shapeList, shapeMap
 	fields   []shapeField
-	byName   map[string]*shape // fields, when they are many
+	slots    []uint8           // for each slotHash of a name, 1 + its index in fields, or 0
+	byName   map[string]*shape // fields, when no small table of slots fits them
 	ordered  []*shape          // the fields of the array form, in order; nil if none has a shape
 	nordered int               // how many fields the array form has
 }
@@ -198,9 +200,14 @@ var (
 )
 
 // shapes caches the shape of what each pointer type decode was given points
-// to; a nil *shape is cached too. Like msgpack's own type caches, it only
-// grows, by one entry per type.
-var shapes sync.Map
+// to, nil shapes too, by the address of the type's descriptor (which is
+// unique and never moves), since a reflect.Type is slow to hash. Like
+// msgpack's own type caches it only grows, by one entry per type; it is
+// copied on write, so that a lookup takes no lock.
+var (
+	shapes   atomic.Pointer[map[uintptr]*shape]
+	shapesMu sync.Mutex // held to write shapes
+)
 
 // checkInts returns an error if decoding b into v, a pointer, would put an
 // integer into a Go integer that cannot hold it, or a uint64 over 2^63-1
@@ -245,6 +252,9 @@ func checkInts(b []byte, v any) error {
 		return nil
 	}
 	if s.op <= shapeFloat { // the common case, spared a call
+		if len(b) > 0 && b[0] <= 0x7f { // 0 to 127 fits every integer type
+			return nil
+		}
 		if n, neg, size := intAt(b, 0); size > 0 && !s.fits(n, neg) {
 			return &rangeError{n: n, neg: neg, typ: s.typ}
 		}
@@ -256,11 +266,21 @@ func checkInts(b []byte, v any) error {
 
 // shapeOfPointee returns the shape of what the pointer type ptr points to.
 func shapeOfPointee(ptr reflect.Type) *shape {
-	if s, ok := shapes.Load(ptr); ok {
-		return s.(*shape)
+	key := reflect.ValueOf(ptr).Pointer()
+	if m := shapes.Load(); m != nil {
+		if s, ok := (*m)[key]; ok {
+			return s
+		}
 	}
 	s := buildShape(ptr.Elem())
-	shapes.Store(ptr, s)
+	shapesMu.Lock()
+	defer shapesMu.Unlock()
+	m := map[uintptr]*shape{}
+	if old := shapes.Load(); old != nil {
+		m = maps.Clone(*old)
+	}
+	m[key] = s
+	shapes.Store(&m)
 	return s
 }
 
@@ -283,8 +303,14 @@ func (s *shape) walk(b []byte, pos, depth int) (int, error) {
 	if depth > maxDepth {
 		return 0, fmt.Errorf("msgpack: nested deeper than %d", maxDepth)
 	}
-	h, err := readHeader(b, pos)
-	if err != nil {
+	var h header
+	var err error
+	if pos < len(b) && b[pos] >= 0x80 && b[pos] <= 0x9f { // fixmap and fixarray, spared a call
+		h = header{kind: kindMap, size: 1, n: int(b[pos] & 0x0f)}
+		if b[pos] >= 0x90 {
+			h.kind = kindArray
+		}
+	} else if h, err = readHeader(b, pos); err != nil {
 		return 0, err
 	}
 	end := pos + h.size
@@ -292,6 +318,10 @@ func (s *shape) walk(b []byte, pos, depth int) (int, error) {
 	case h.kind == kindArray && s.op == shapeList:
 		for i := range h.n {
 			if e := s.elem; e != nil && e.op <= shapeFloat { // spare a call per integer
+				if end < len(b) && b[end] <= 0x7f { // 0 to 127 fits every integer type
+					end++
+					continue
+				}
 				if n, neg, size := intAt(b, end); size > 0 && e.fits(n, neg) {
 					end += size
 					continue
@@ -326,7 +356,16 @@ func (s *shape) walk(b []byte, pos, depth int) (int, error) {
 		return end, nil
 	case h.kind == kindMap && s.op == shapeStruct:
 		for range h.n {
-			name, next := stringAt(b, end)
+			var name []byte
+			next := 0
+			if end < len(b) && b[end] >= 0xa0 && b[end] <= 0xbf { // fixstr, spared a call
+				if e := end + 1 + int(b[end]&0x1f); e <= len(b) {
+					name, next = b[end+1:e], e
+				}
+			}
+			if next == 0 {
+				name, next = stringAt(b, end)
+			}
 			if next == 0 { // not a str or bin: msgpack refuses it
 				if end, err = skipFast(b, end, depth+1); err != nil {
 					return 0, err
@@ -334,7 +373,35 @@ func (s *shape) walk(b []byte, pos, depth int) (int, error) {
 			} else {
 				end = next
 			}
-			if end, err = s.field(name).walk(b, end, depth+1); err != nil {
+			var f *shape // the field msgpack decodes the key into, if it has a shape
+			if s.slots != nil {
+				if i := s.slots[slotHash(name)&uint32(len(s.slots)-1)]; i > 0 && s.fields[i-1].name == string(name) {
+					f = s.fields[i-1].shape
+				}
+			} else {
+				f = s.byName[string(name)]
+			}
+			switch {
+			case f == nil:
+				if e := quickSkip(b, end); e > 0 {
+					end = e
+					continue
+				}
+				if end, err = skipFast(b, end, depth+1); err != nil {
+					return 0, err
+				}
+				continue
+			case f.op <= shapeFloat: // spare a call per integer
+				if end < len(b) && b[end] <= 0x7f { // 0 to 127 fits every integer type
+					end++
+					continue
+				}
+				if n, neg, size := intAt(b, end); size > 0 && f.fits(n, neg) {
+					end += size
+					continue
+				}
+			}
+			if end, err = f.walk(b, end, depth+1); err != nil {
 				return 0, atPath(err, func() string { return "." + string(name) })
 			}
 		}
@@ -356,18 +423,29 @@ func (s *shape) fits(n uint64, neg bool) bool {
 
 // skipFast is skipValue, quicker for the commonest scalars.
 func skipFast(b []byte, pos, depth int) (int, error) {
-	if pos < len(b) {
-		switch c := b[pos]; {
-		case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3: // fixint, nil, bool
-			return pos + 1, nil
-		case c >= 0xa0 && c <= 0xbf: // fixstr
-			if end := pos + 1 + int(c&0x1f); end <= len(b) {
-				return end, nil
-			}
-		}
+	if end := quickSkip(b, pos); end > 0 {
+		return end, nil
 	}
 	end, _, err := skipValue(b, pos, depth)
 	return end, err
+}
+
+// quickSkip returns the offset just past the msgpack value at b[pos] if it
+// is a fixint, nil, a bool or a fixstr, or else 0. The compiler inlines it.
+func quickSkip(b []byte, pos int) int {
+	if pos >= len(b) {
+		return 0
+	}
+	c := b[pos]
+	if c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3 {
+		return pos + 1
+	}
+	if c >= 0xa0 && c <= 0xbf {
+		if end := pos + 1 + int(c&0x1f); end <= len(b) {
+			return end
+		}
+	}
+	return 0
 }
 
 // stringAt returns the bytes of the msgpack str or bin at b[pos], which
@@ -395,18 +473,43 @@ func stringAt(b []byte, pos int) (s []byte, next int) {
 	return b[pos+h.size : end], end
 }
 
-// field returns the shape of the struct field that msgpack decodes the key
-// name into, or nil.
-func (s *shape) field(name []byte) *shape {
-	if s.byName != nil {
-		return s.byName[string(name)]
+// slotHash is a hash of a field name quick enough to beat a search of a
+// few names; indexFields finds a table in which it does not collide.
+func slotHash(name []byte) uint32 {
+	n := len(name)
+	if n == 0 {
+		return 0
 	}
-	for i := range s.fields {
-		if s.fields[i].name == string(name) {
-			return s.fields[i].shape
+	return uint32(n)*0x9e + uint32(name[0])*3 + uint32(name[n-1])*0x11
+}
+
+// indexFields lets walk find s.fields by name: through the smallest table
+// of slots in which no two names collide, or else a map.
+func (s *shape) indexFields() {
+	s.slots, s.byName = nil, nil
+	if len(s.fields) == 0 {
+		return
+	}
+	for size := 8; size <= 256 && len(s.fields) < 256; size *= 2 {
+		slots := make([]uint8, size)
+		ok := true
+		for i, f := range s.fields {
+			h := slotHash([]byte(f.name)) & uint32(size-1)
+			if slots[h] != 0 {
+				ok = false
+				break
+			}
+			slots[h] = uint8(i + 1)
+		}
+		if ok {
+			s.slots = slots
+			return
 		}
 	}
-	return nil
+	s.byName = make(map[string]*shape, len(s.fields))
+	for _, f := range s.fields {
+		s.byName[f.name] = f.shape
+	}
 }
 
 // intAt decodes the msgpack integer at b[pos]: n, or int64(n) if neg, and
@@ -655,12 +758,7 @@ func (sb *shapeBuilder) prune(root *shape) *shape {
 			s.elem = nil
 		}
 		s.fields = slices.DeleteFunc(s.fields, func(f shapeField) bool { return !isLive(f.shape) })
-		if len(s.fields) > 8 {
-			s.byName = make(map[string]*shape, len(s.fields))
-			for _, f := range s.fields {
-				s.byName[f.name] = f.shape
-			}
-		}
+		s.indexFields()
 		for i, f := range s.ordered {
 			if !isLive(f) {
 				s.ordered[i] = nil

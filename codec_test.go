@@ -468,3 +468,104 @@ func TestDecodeKnownDoesNotLeak(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// Whatever the bytes, a decode that succeeds holds every integer exactly as
+// stored: decoded into any, which loses nothing, each reads the same.
+func FuzzDecodeNeverNarrows(f *testing.F) {
+	type narrow struct {
+		A int8
+		B uint16
+		L []int32
+		M map[string]uint8
+		P *int16
+		F float64
+	}
+	type wide struct {
+		A, B any
+		L    []any
+		M    map[string]any
+		P    any
+		F    any
+	}
+	for _, v := range []any{
+		map[string]any{"A": 1, "B": 2, "L": []int{1, -1}, "M": map[string]int{"x": 255}, "P": -5, "F": 3},
+		map[string]any{"A": 300, "B": -1, "L": []int64{1 << 40}, "M": map[string]int{"x": 256}, "P": 1 << 15, "F": uint64(1) << 63},
+		[]any{1, 2, []int{3}, nil, 4, 5.5},
+	} {
+		f.Add(mustEncode(f, v))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var n narrow
+		if err := decode(b, &n); err != nil {
+			return
+		}
+		var w wide
+		if !unmarshalWide(b, &w) {
+			return
+		}
+		same := func(where string, got any, stored any) {
+			switch stored.(type) {
+			case int8, int16, int32, int64, uint8, uint16, uint32, uint64:
+				if fmt.Sprint(got) != fmt.Sprint(stored) {
+					t.Fatalf("% x: %s decoded as %v, stored as %v", b, where, got, stored)
+				}
+			}
+		}
+		same("A", n.A, w.A)
+		same("B", n.B, w.B)
+		for i, x := range w.L {
+			if i < len(n.L) {
+				same(fmt.Sprintf("L[%d]", i), n.L[i], x)
+			}
+		}
+		for k, x := range w.M {
+			same("M["+k+"]", n.M[k], x)
+		}
+		if n.P != nil {
+			same("P", *n.P, w.P)
+		}
+		if u, ok := w.F.(uint64); ok && float64(u) != n.F {
+			t.Fatalf("% x: F decoded as %v, stored as %v", b, n.F, u)
+		}
+	})
+}
+
+// Structs whose field names collide in every small table of slots, and
+// structs with many fields, find their fields all the same.
+func TestDecodeFindsEveryField(t *testing.T) {
+	type colliding struct { // one length, first and last letter: one slotHash
+		AaZ, AbZ, AcZ int8
+	}
+	if s := buildShape(reflect.TypeFor[colliding]()); s.slots != nil || len(s.byName) != 3 {
+		t.Fatalf("colliding names: slots %v, byName %v; want a map", s.slots, s.byName)
+	}
+	var fields []reflect.StructField
+	for i := range 60 {
+		fields = append(fields, reflect.StructField{Name: fmt.Sprintf("F%d", i), Type: reflect.TypeFor[uint8]()})
+	}
+	many := reflect.StructOf(fields)
+	for _, typ := range []reflect.Type{reflect.TypeFor[colliding](), many} {
+		for i := range typ.NumField() {
+			name := typ.Field(i).Name
+			v := reflect.New(typ)
+			if err := decode(mustEncode(t, map[string]any{name: 100, "other": 300}), v.Interface()); err != nil || fmt.Sprint(v.Elem().Field(i)) != "100" {
+				t.Errorf("%v: decoding %s = 100: %v", typ, name, err)
+			}
+			err := decode(mustEncode(t, map[string]any{name: 300}), reflect.New(typ).Interface())
+			if err == nil || !strings.Contains(err.Error(), "300 at ."+name) {
+				t.Errorf("%v: decoding %s = 300: %v; want it refused", typ, name, err)
+			}
+		}
+	}
+}
+
+// unmarshalWide decodes b into w with msgpack, and reports whether it could:
+// msgpack panics on a key repeated for an interface field.
+func unmarshalWide(b []byte, w any) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return msgpack.Unmarshal(b, w) == nil
+}
