@@ -315,20 +315,26 @@ func (s *shape) walk(b []byte, pos, depth int) (int, error) {
 	}
 	end := pos + h.size
 	switch {
+	case h.kind == kindArray && s.op == shapeList && s.elem != nil && s.elem.op <= shapeFloat:
+		e := s.elem // integers, checked here to spare a call for each
+		for i := range h.n {
+			n, neg, size := intAt(b, end)
+			if size == 0 { // not an integer
+				if end, err = skipFast(b, end, depth+1); err != nil {
+					return 0, err
+				}
+				continue
+			}
+			if !e.fits(n, neg) {
+				return 0, atPath(&rangeError{n: n, neg: neg, typ: e.typ}, "["+strconv.Itoa(i)+"]")
+			}
+			end += size
+		}
+		return end, nil
 	case h.kind == kindArray && s.op == shapeList:
 		for i := range h.n {
-			if e := s.elem; e != nil && e.op <= shapeFloat { // spare a call per integer
-				if end < len(b) && b[end] <= 0x7f { // 0 to 127 fits every integer type
-					end++
-					continue
-				}
-				if n, neg, size := intAt(b, end); size > 0 && e.fits(n, neg) {
-					end += size
-					continue
-				}
-			}
 			if end, err = s.elem.walk(b, end, depth+1); err != nil {
-				return 0, atPath(err, func() string { return "[" + strconv.Itoa(i) + "]" })
+				return 0, atPath(err, "["+strconv.Itoa(i)+"]")
 			}
 		}
 		return end, nil
@@ -339,7 +345,7 @@ func (s *shape) walk(b []byte, pos, depth int) (int, error) {
 				f = s.ordered[i]
 			}
 			if end, err = f.walk(b, end, depth+1); err != nil {
-				return 0, atPath(err, func() string { return "[" + strconv.Itoa(i) + "]" })
+				return 0, atPath(err, "["+strconv.Itoa(i)+"]")
 			}
 		}
 		return end, nil
@@ -350,7 +356,7 @@ func (s *shape) walk(b []byte, pos, depth int) (int, error) {
 				return 0, err
 			}
 			if end, err = s.elem.walk(b, end, depth+1); err != nil {
-				return 0, atPath(err, func() string { return "[" + keyString(b, keyPos) + "]" })
+				return 0, atPath(err, "["+keyString(b, keyPos)+"]")
 			}
 		}
 		return end, nil
@@ -402,7 +408,7 @@ func (s *shape) walk(b []byte, pos, depth int) (int, error) {
 				}
 			}
 			if end, err = f.walk(b, end, depth+1); err != nil {
-				return 0, atPath(err, func() string { return "." + string(name) })
+				return 0, atPath(err, "."+string(name))
 			}
 		}
 		return end, nil
@@ -519,35 +525,48 @@ func intAt(b []byte, pos int) (n uint64, neg bool, size int) {
 		return 0, false, 0
 	}
 	c := b[pos]
-	switch {
-	case c <= 0x7f: // positive fixint
+	if c <= 0x7f { // positive fixint
 		return uint64(c), false, 1
-	case c >= 0xe0: // negative fixint
+	}
+	if c >= 0xe0 { // negative fixint
 		return uint64(int64(int8(c))), true, 1
-	case c < 0xcc || c > 0xd3: // not uint8..uint64 or int8..int64
-		return 0, false, 0
 	}
-	w := 1 << (c & 3) // 0xcc..0xcf and 0xd0..0xd3: 1, 2, 4, 8 bytes
-	if pos+1+w > len(b) {
-		return 0, false, 0
+	var x int64 // a signed integer
+	switch c {
+	case 0xcc: // uint8
+		if pos+1 < len(b) {
+			return uint64(b[pos+1]), false, 2
+		}
+	case 0xcd: // uint16
+		if pos+2 < len(b) {
+			return uint64(b[pos+1])<<8 | uint64(b[pos+2]), false, 3
+		}
+	case 0xce: // uint32
+		if pos+4 < len(b) {
+			return uint64(binary.BigEndian.Uint32(b[pos+1 : pos+5])), false, 5
+		}
+	case 0xcf: // uint64
+		if pos+8 < len(b) {
+			return binary.BigEndian.Uint64(b[pos+1 : pos+9]), false, 9
+		}
+	case 0xd0: // int8
+		if pos+1 < len(b) {
+			x, size = int64(int8(b[pos+1])), 2
+		}
+	case 0xd1: // int16
+		if pos+2 < len(b) {
+			x, size = int64(int16(uint16(b[pos+1])<<8|uint16(b[pos+2]))), 3
+		}
+	case 0xd2: // int32
+		if pos+4 < len(b) {
+			x, size = int64(int32(binary.BigEndian.Uint32(b[pos+1:pos+5]))), 5
+		}
+	case 0xd3: // int64
+		if pos+8 < len(b) {
+			x, size = int64(binary.BigEndian.Uint64(b[pos+1:pos+9])), 9
+		}
 	}
-	p := b[pos+1 : pos+1+w]
-	switch w {
-	case 1:
-		n = uint64(p[0])
-	case 2:
-		n = uint64(binary.BigEndian.Uint16(p))
-	case 4:
-		n = uint64(binary.BigEndian.Uint32(p))
-	default:
-		n = binary.BigEndian.Uint64(p)
-	}
-	if c >= 0xd0 { // signed: extend the sign of the w-byte integer
-		shift := 64 - 8*w
-		x := int64(n<<shift) >> shift
-		return uint64(x), x < 0, 1 + w
-	}
-	return n, false, 1 + w
+	return uint64(x), x < 0, size
 }
 
 // keyString renders the map key at b[pos] for an error's path.
@@ -592,10 +611,10 @@ func (e *rangeError) Error() string {
 	return fmt.Sprintf("msgpack: integer %s%s does not fit in %s", v, at, e.typ)
 }
 
-// atPath prefixes the path of a rangeError with the step seg returns.
-func atPath(err error, seg func() string) error {
+// atPath prefixes the path of a rangeError with the step seg.
+func atPath(err error, seg string) error {
 	if re, ok := err.(*rangeError); ok {
-		re.path = seg() + re.path
+		re.path = seg + re.path
 	}
 	return err
 }
