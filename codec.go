@@ -596,6 +596,7 @@ type rangeError struct {
 	path string // where in the value, as .Field[2]; empty for the value itself
 }
 
+// Error names the integer, where it is in the value, and the type.
 func (e *rangeError) Error() string {
 	v := strconv.FormatUint(e.n, 10)
 	if e.neg {
