@@ -22,6 +22,7 @@ package scoped
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -104,7 +105,9 @@ func Update[T, R any](ctx context.Context, e *Engine, name string, fn func(v *T)
 		before := w.bytes()
 		v := new(T)
 		if before != nil {
-			if err := decode(before, v); err != nil {
+			if err := decodeKnown(before, v); errors.Is(err, errUnknownField) {
+				return &UnknownFieldError{Scope: name, Type: fmt.Sprintf("%T", *v), Err: err}
+			} else if err != nil {
 				return &CorruptValueError{Scope: name, Err: err}
 			}
 		}
