@@ -80,14 +80,14 @@ func (b *batch) commit() {
 			return
 		case err == nil:
 			b.conflict(cur)
-		case retryable(err):
-			b.failed(fmt.Errorf("scoped: write scope %q: %w", truncate(b.ent.name), err), true)
 		case errors.As(err, &tooLarge) && tooLarge.Limit > 0 && tooLarge.Limit < b.limit:
 			b.limit = tooLarge.Limit // run again, refusing each change over the store's limit
 			b.unseal()
-		case errors.As(err, &tooLarge):
+		case dataError(err): // refused for what the scope holds or the value is: no retry helps
 			b.settleAll(fmt.Errorf("scoped: write scope %q: %w", truncate(b.ent.name), err))
 			return
+		case retryable(err):
+			b.failed(fmt.Errorf("scoped: write scope %q: %w", truncate(b.ent.name), err), true)
 		default:
 			b.resolve(final, token, err)
 			return
@@ -247,8 +247,4 @@ func dataError(err error) bool {
 
 func sameValue(a, b []byte) bool {
 	return bytes.Equal(a, b) && (a == nil) == (b == nil)
-}
-
-func loadError(name string, err error) error {
-	return fmt.Errorf("scoped: load scope %q: %w", truncate(name), err)
 }

@@ -2,7 +2,6 @@ package scoped
 
 import (
 	"context"
-	"fmt"
 	"slices"
 )
 
@@ -84,10 +83,4 @@ func (e *Engine) abandon(ent *entry, o *op) error {
 		b.leave()
 	}
 	return err
-}
-
-// notSent is the error of a call whose context ended before its change was
-// sent: it matches the context's error and ErrNotApplied.
-func notSent(name string, cause error) error {
-	return fmt.Errorf("scoped: scope %q: not applied: %w", truncate(name), NotApplied(cause))
 }

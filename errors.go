@@ -190,3 +190,14 @@ func truncate(s string) string {
 	}
 	return s[:cut] + "..."
 }
+
+// notSent is the error of a call whose context ended before its change was
+// sent: it matches the context's error and ErrNotApplied.
+func notSent(name string, cause error) error {
+	return fmt.Errorf("scoped: scope %q: not applied: %w", truncate(name), NotApplied(cause))
+}
+
+// loadError is the error of a call whose load failed.
+func loadError(name string, err error) error {
+	return fmt.Errorf("scoped: load scope %q: %w", truncate(name), err)
+}

@@ -405,6 +405,21 @@ func TestLateWriteIsNotDoubled(t *testing.T) {
 	}
 }
 
+// rivalWhenQueued makes the engine's next write conflict: before it, once e
+// has counted calls calls, another writer stores 5.
+func rivalWhenQueued(t *testing.T, e *scoped.Engine, s *memstore.Store, calls uint64) {
+	var rival atomic.Bool
+	rival.Store(true)
+	s.Before = func(ctx context.Context, m, name string) error {
+		if m == "CompareAndSet" && rival.CompareAndSwap(true, false) {
+			waitFor(t, "the calls to queue", func() bool { return e.Stats().Calls == calls })
+			cur, _ := s.Load(ctx, name)
+			s.CompareAndSet(ctx, name, cur.Revision(), []byte{0x05}, scoped.NewToken())
+		}
+		return nil
+	}
+}
+
 // A call whose context ends while the committer runs its handler returns at
 // once; the handler finishes later, and nothing of it is written or read
 // back by the caller (run under -race).
@@ -414,16 +429,7 @@ func TestCancelWhileHandlerRuns(t *testing.T) {
 	scoped.Update(ctx, e, "n", increment) // cached at version 1
 
 	// The first write conflicts with a rival, after the second call queued.
-	var rival atomic.Bool
-	rival.Store(true)
-	s.Before = func(ctx context.Context, m, name string) error {
-		if m == "CompareAndSet" && rival.CompareAndSwap(true, false) {
-			waitFor(t, "the second call", func() bool { return e.Stats().Calls == 3 })
-			cur, _ := s.Load(ctx, name)
-			s.CompareAndSet(ctx, name, cur.Revision(), []byte{0x05}, scoped.NewToken()) // 5
-		}
-		return nil
-	}
+	rivalWhenQueued(t, e, s, 3)
 	var wg sync.WaitGroup
 	first := make(chan int, 1)
 	wg.Go(func() {

@@ -94,16 +94,7 @@ func TestGoexitEndsOnlyItsCaller(t *testing.T) {
 	scoped.Update(ctx, e, "n", increment) // cached at version 1
 
 	// A's first write conflicts with a rival, once B has queued.
-	var rival atomic.Bool
-	rival.Store(true)
-	s.Before = func(ctx context.Context, m, name string) error {
-		if m == "CompareAndSet" && rival.CompareAndSwap(true, false) {
-			waitFor(t, "B to queue", func() bool { return e.Stats().Calls == 3 })
-			cur, _ := s.Load(ctx, name)
-			s.CompareAndSet(ctx, name, cur.Revision(), []byte{0x05}, scoped.NewToken())
-		}
-		return nil
-	}
+	rivalWhenQueued(t, e, s, 3)
 	aDone := make(chan error, 1)
 	go func() {
 		_, err := scoped.Update(context.Background(), e, "n", increment)

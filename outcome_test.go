@@ -215,3 +215,21 @@ func TestLostReplyOfACreate(t *testing.T) {
 		}
 	})
 }
+
+// A write the store refuses for what the scope holds (a foreign Redis key,
+// say) fails at once, definitely, and is not sent again.
+func TestCorruptOnWriteIsDefinite(t *testing.T) {
+	e, s := newEngine(t)
+	var writes atomic.Int32
+	s.Before = func(_ context.Context, m, name string) error {
+		if m == "CompareAndSet" {
+			writes.Add(1)
+			return scoped.NotApplied(&scoped.CorruptValueError{Scope: name, Err: errors.New("WRONGTYPE")})
+		}
+		return nil
+	}
+	_, err := scoped.Update(t.Context(), e, "n", increment)
+	if !errors.Is(err, scoped.ErrCorruptValue) || errors.Is(err, scoped.ErrCommitUnknown) || writes.Load() != 1 {
+		t.Fatalf("Update refused as corrupt: %v after %d writes; want ErrCorruptValue after 1", err, writes.Load())
+	}
+}
