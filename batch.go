@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 )
 
 // Group commit. Each scope with calls queued has one committer goroutine
@@ -84,10 +83,10 @@ func (b *batch) commit() {
 			b.limit = tooLarge.Limit // run again, refusing each change over the store's limit
 			b.unseal()
 		case dataError(err): // refused for what the scope holds or the value is: no retry helps
-			b.settleAll(fmt.Errorf("scoped: write scope %q: %w", truncate(b.ent.name), err))
+			b.settleAll(writeError(b.ent.name, err))
 			return
 		case retryable(err):
-			b.failed(fmt.Errorf("scoped: write scope %q: %w", truncate(b.ent.name), err), true)
+			b.failed(writeError(b.ent.name, err), true)
 		default:
 			b.resolve(final, token, err)
 			return

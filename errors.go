@@ -201,3 +201,9 @@ func notSent(name string, cause error) error {
 func loadError(name string, err error) error {
 	return fmt.Errorf("scoped: load scope %q: %w", truncate(name), err)
 }
+
+// writeError is the error of a call whose write failed, certainly not
+// performed.
+func writeError(name string, err error) error {
+	return fmt.Errorf("scoped: write scope %q: %w", truncate(name), err)
+}
