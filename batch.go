@@ -41,6 +41,8 @@ type batch struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	alone  bool // one call in the write in flight: sent with its own context
+	solo   bool // committed by its one call's own goroutine, taking no others
+	tried  bool // a solo batch made an attempt
 
 	rec      Record // the base record the handlers run on, when have
 	have     bool
@@ -103,11 +105,9 @@ func (b *batch) load() bool {
 	case err == nil:
 		b.rec, b.have, b.read = rec, true, b.gathered
 		return true
-	case b.ctx.Err() != nil:
-		// Every caller left: gather finds the batch empty.
 	case dataError(err):
 		b.settleAll(loadError(b.ent.name, err))
-	default: // a load performs nothing: another may succeed
+	default: // a load performs nothing: another may succeed, for the callers still there
 		b.failed(loadError(b.ent.name, err), true)
 	}
 	return false

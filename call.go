@@ -5,10 +5,11 @@ import (
 	"slices"
 )
 
-// The caller's side of a call that writes. The caller stamps its op, queues
-// it on the scope's entry, starts the scope's committer if none runs, and
-// waits for its outcome or for its own context to end, whichever comes
-// first. It never runs another call's handler, nor its own: a handler that
+// The caller's side of a call that writes. A call that finds its scope idle
+// commits itself, alone, in its own goroutine (see commitSolo). Otherwise it
+// queues on the scope's entry, where the scope's committer goroutine takes
+// it, and waits for its outcome or for its own context to end, whichever
+// comes first. A caller never runs another call's handler: a handler that
 // blocks can hold up only the calls queued behind it on its scope, and each
 // of those still returns when its own context ends. A call alone in a
 // write sends it with its own context, and waits for that write's answer,
@@ -34,13 +35,20 @@ func (e *Engine) submit(ctx context.Context, name string, o *op) error {
 	ent := sh.get(name)
 	o.arrived = ent.clock
 	ent.clock++
-	o.state = opQueued
-	ent.queue = append(ent.queue, o)
 	if !ent.busy {
+		// The scope is idle: commit this call in this goroutine, alone,
+		// so that it runs only its own handler.
 		ent.busy = true
-		e.startCommitter(ent)
+		b := e.soloBatch(ent, o)
+		sh.mu.Unlock()
+		if e.commitSolo(b) {
+			return o.outcome()
+		}
+	} else {
+		o.state = opQueued
+		ent.queue = append(ent.queue, o)
+		sh.mu.Unlock()
 	}
-	sh.mu.Unlock()
 
 	select {
 	case <-o.done:

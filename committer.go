@@ -37,6 +37,46 @@ func (e *Engine) runCommitter(ent *entry) {
 	}
 }
 
+// soloBatch opens a batch of o alone, for its caller to commit, which has
+// set ent.busy. The caller holds the shard's mutex.
+func (e *Engine) soloBatch(ent *entry, o *op) *batch {
+	b := &batch{
+		e: e, ent: ent, ctx: o.ctx, cancel: func() {}, solo: true,
+		ops: []*op{o}, rec: ent.rec, read: ent.read, have: ent.cached,
+		limit: e.opts.maxValueSize,
+	}
+	o.state, o.batch = opBatched, b
+	return b
+}
+
+// commitSolo commits a solo batch in its caller's goroutine, then hands the
+// scope to a committer if calls queued meanwhile, or leaves it idle. It
+// returns false if the call was not settled but handed over with them: a
+// solo batch that needs another attempt while calls wait joins them, so that
+// they are committed together.
+func (e *Engine) commitSolo(b *batch) (settled bool) {
+	o := b.ops[0]
+	finished := false
+	defer func() {
+		if !finished { // the handler called runtime.Goexit: so does its caller
+			b.goexited()
+		}
+	}()
+	b.commit()
+	finished = true
+	sh := b.ent.shard
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	switch {
+	case len(b.ent.queue) > 0:
+		e.startCommitter(b.ent) // busy stays set
+	default:
+		b.ent.busy = false
+		sh.release(b.ent)
+	}
+	return o.state == opDone
+}
+
 // nextBatch opens a batch for the calls queued on ent, or marks ent idle
 // and returns nil if there are none.
 func (e *Engine) nextBatch(ent *entry) *batch {
@@ -57,11 +97,27 @@ func (e *Engine) nextBatch(ent *entry) *batch {
 }
 
 // gather takes queued calls into the batch, up to the batch bound, and drops
-// the calls that left. It returns false when the batch holds no call.
+// the calls that left. It returns false when the batch holds no call. A solo
+// batch takes none: when it needs another attempt while calls are queued, its
+// call goes back to the head of the queue, to be committed with them.
 func (b *batch) gather() bool {
 	sh := b.ent.shard
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	if b.solo {
+		if len(b.ops) > 0 && b.tried && len(b.ent.queue) > 0 {
+			o := b.ops[0]
+			o.state, o.batch = opQueued, nil
+			b.ent.queue = slices.Insert(b.ent.queue, 0, o)
+			if b.have {
+				b.ent.remember(b.rec, b.read)
+			}
+			b.ops = nil
+		}
+		b.tried = true
+		b.gathered = b.ent.clock
+		return len(b.ops) > 0
+	}
 	b.ops = slices.DeleteFunc(b.ops, func(o *op) bool { return o.state == opAbandoned })
 	room := b.e.opts.batchBound(len(b.rec.Value)) - len(b.ops)
 	if n := min(room, len(b.ent.queue)); n > 0 {

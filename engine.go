@@ -58,8 +58,9 @@ func New(store Store, opts ...Option) *Engine {
 // returns fn's result once the change is committed; if nothing changed, it
 // returns once the state fn read is known to be current.
 //
-// fn runs on a goroutine of the engine's, not the caller's. If fn returns
-// an error, Run writes nothing and returns that error as it is. If fn
+// fn runs in the caller's goroutine when the call finds its scope idle, and
+// otherwise in the scope's committer goroutine, with the calls queued beside
+// it. If fn returns an error, Run writes nothing and returns that error as it is. If fn
 // panics, Run writes nothing and panics in the caller's goroutine with a
 // *PanicError holding fn's panic value and stack. If fn calls
 // runtime.Goexit, Run writes nothing and calls runtime.Goexit in the
