@@ -27,6 +27,36 @@ type outcomes struct {
 	failed  atomic.Int64 // any other error: not written
 }
 
+// incrementLoad starts workers goroutines that increment the scopes names,
+// round robin, through engines, each call bounded by callTimeout, and
+// passes every outcome to record with the index of its scope. The returned
+// function stops them and waits until they have.
+func incrementLoad(engines []*scoped.Engine, workers int, names []string, callTimeout time.Duration, record func(k int, err error)) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range workers {
+		e := engines[w%len(engines)]
+		wg.Go(func() {
+			for i := w; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				k := i % len(names)
+				ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+				_, err := scoped.Update(ctx, e, names[k], increment)
+				cancel()
+				record(k, err)
+			}
+		})
+	}
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
 // TestServerKilledMidWrite increments scopes from concurrent goroutines of
 // two engines while the Redis server under them is killed with SIGKILL at random moments
 // and restarted on the same port and data (an append-only file synced on
@@ -83,34 +113,18 @@ func testServerKilled(t *testing.T, scopes, maxRetries int, longOutage bool) {
 		names[i] = fmt.Sprintf("counter-%d", i)
 	}
 	var samples errorSamples
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range workers {
-		e := engines[w%len(engines)]
-		wg.Go(func() {
-			for i := w; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				k := i % scopes
-				ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
-				_, err := scoped.Update(ctx, e, names[k], increment)
-				cancel()
-				switch {
-				case err == nil:
-					counts[k].ok.Add(1)
-				case errors.Is(err, scoped.ErrCommitUnknown):
-					counts[k].unknown.Add(1)
-					samples.add("unknown", err)
-				default:
-					counts[k].failed.Add(1)
-					samples.add("failed", err)
-				}
-			}
-		})
-	}
+	stopLoad := incrementLoad(engines, workers, names, callTimeout, func(k int, err error) {
+		switch {
+		case err == nil:
+			counts[k].ok.Add(1)
+		case errors.Is(err, scoped.ErrCommitUnknown):
+			counts[k].unknown.Add(1)
+			samples.add("unknown", err)
+		default:
+			counts[k].failed.Add(1)
+			samples.add("failed", err)
+		}
+	})
 
 	for i := range kills {
 		time.Sleep(time.Duration(100+rand.IntN(500)) * time.Millisecond)
@@ -127,14 +141,12 @@ func testServerKilled(t *testing.T, scopes, maxRetries int, longOutage bool) {
 		}
 		time.Sleep(time.Duration(rand.IntN(200)) * time.Millisecond)
 		if err := srv.Restart(context.Background()); err != nil {
-			close(stop)
-			wg.Wait()
+			stopLoad()
 			t.Fatal(err)
 		}
 	}
 	time.Sleep(300 * time.Millisecond) // calls on the last server
-	close(stop)
-	wg.Wait()
+	stopLoad()
 
 	if stacks := awaitEngineGone(10 * time.Second); stacks != nil {
 		t.Errorf("goroutines of the engine left behind:\n%s", stacks)

@@ -116,43 +116,27 @@ func TestEngineRestartUnderLoad(t *testing.T) {
 	var (
 		samples   errorSamples
 		refusedOK atomic.Int64 // unknown outcomes whose every cause is a refusal
-		stop      = make(chan struct{})
-		wg        sync.WaitGroup
 	)
-	for w := range workers {
-		e := engines[w%len(engines)]
-		wg.Go(func() {
-			for i := w; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				k := i % scopes
-				ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
-				_, err := scoped.Update(ctx, e, names[k], increment)
-				cancel()
-				switch {
-				case err == nil:
-					counts[k].ok.Add(1)
-				case errors.Is(err, scoped.ErrCommitUnknown):
-					counts[k].unknown.Add(1)
-					if strings.Contains(err.Error(), "LOADING") {
-						samples.add("unknown, mentioning LOADING", err)
-					}
-					if refusalsOnly(err) {
-						refusedOK.Add(1)
-						samples.add("unknown, though every write was refused", err)
-					} else {
-						samples.add("unknown", err)
-					}
-				default:
-					counts[k].failed.Add(1)
-					samples.add("failed", err)
-				}
+	stopLoad := incrementLoad(engines, workers, names, callTimeout, func(k int, err error) {
+		switch {
+		case err == nil:
+			counts[k].ok.Add(1)
+		case errors.Is(err, scoped.ErrCommitUnknown):
+			counts[k].unknown.Add(1)
+			if strings.Contains(err.Error(), "LOADING") {
+				samples.add("unknown, mentioning LOADING", err)
 			}
-		})
-	}
+			if refusalsOnly(err) {
+				refusedOK.Add(1)
+				samples.add("unknown, though every write was refused", err)
+			} else {
+				samples.add("unknown", err)
+			}
+		default:
+			counts[k].failed.Add(1)
+			samples.add("failed", err)
+		}
+	})
 	for range restarts {
 		time.Sleep(time.Duration(200+rand.IntN(200)) * time.Millisecond)
 		compactAOF(t, c) // the load is of the fillers, not of every increment
@@ -161,14 +145,12 @@ func TestEngineRestartUnderLoad(t *testing.T) {
 		}
 		time.Sleep(time.Duration(rand.IntN(100)) * time.Millisecond)
 		if err := srv.Restart(context.Background()); err != nil {
-			close(stop)
-			wg.Wait()
+			stopLoad()
 			t.Fatal(err)
 		}
 	}
 	time.Sleep(300 * time.Millisecond) // calls on the last server
-	close(stop)
-	wg.Wait()
+	stopLoad()
 	samples.log(t)
 	t.Logf("the server answered LOADING to %d writes and %d reads", loading.writes.Load(), loading.reads.Load())
 
