@@ -61,7 +61,7 @@ func (b *batch) commit() {
 		final := b.apply()
 		if sameValue(final, b.rec.Value) {
 			if b.current() || b.confirm() {
-				b.settle(b.rec)
+				b.settle(b.rec, false)
 				return
 			}
 			continue
@@ -77,7 +77,7 @@ func (b *batch) commit() {
 			// A conflict with our own token: the client re-sent a write
 			// that had been applied, and the second copy lost to the first.
 			b.read = b.gathered // the write was sent after every call arrived
-			b.settle(cur)
+			b.settle(cur, true)
 			return
 		case err == nil:
 			b.conflict(cur)
@@ -99,8 +99,7 @@ func (b *batch) commit() {
 // load reads the base record. It reports whether it has one; if not, it
 // has settled the calls or counted a failed attempt.
 func (b *batch) load() bool {
-	b.e.counters.loads.Add(1)
-	rec, err := b.e.store.Load(b.storeCtx(), b.ent.name)
+	rec, err := b.loadRecord()
 	switch {
 	case err == nil:
 		b.rec, b.have, b.read = rec, true, b.gathered
@@ -111,6 +110,15 @@ func (b *batch) load() bool {
 		b.failed(loadError(b.ent.name, err), true)
 	}
 	return false
+}
+
+// loadRecord makes the store call that loads the scope's record.
+func (b *batch) loadRecord() (Record, error) {
+	b.e.counters.loads.Add(1)
+	ctx, start := b.storeCtx(), b.e.storeStart()
+	rec, err := b.e.store.Load(ctx, b.ent.name)
+	b.e.storeDone(ctx, b.ent.name, StoreLoad, start, true, err)
+	return rec, err
 }
 
 // confirm reads the record again for a batch that changed nothing on a
@@ -173,11 +181,20 @@ func (b *batch) storeCtx() context.Context {
 // when the scope ends up without a value.
 func (b *batch) write(final []byte, token Token) (Record, bool, error) {
 	b.e.counters.writes.Add(1)
-	ctx := b.storeCtx()
+	ctx, start := b.storeCtx(), b.e.storeStart()
+	var (
+		cur Record
+		ok  bool
+		err error
+	)
 	if final == nil {
-		return b.e.store.Delete(ctx, b.ent.name, b.rec.Revision())
+		cur, ok, err = b.e.store.Delete(ctx, b.ent.name, b.rec.Revision())
+		b.e.storeDone(ctx, b.ent.name, StoreDelete, start, ok, err)
+	} else {
+		cur, ok, err = b.e.store.CompareAndSet(ctx, b.ent.name, b.rec.Revision(), final, token)
+		b.e.storeDone(ctx, b.ent.name, StoreCompareAndSet, start, ok, err)
 	}
-	return b.e.store.CompareAndSet(ctx, b.ent.name, b.rec.Revision(), final, token)
+	return cur, ok, err
 }
 
 // conflict takes the current record a refused write returned. The first
@@ -187,7 +204,7 @@ func (b *batch) write(final []byte, token Token) (Record, bool, error) {
 func (b *batch) conflict(cur Record) {
 	b.e.counters.conflicts.Add(1)
 	b.rec, b.read = cur, b.gathered
-	b.failed(&ConflictError{Scope: b.ent.name}, b.streak > 0)
+	b.failed(errConflict, b.streak > 0)
 	if b.streak > 1 {
 		b.have = false
 	}
@@ -207,6 +224,9 @@ func (b *batch) failed(err error, wait bool) {
 			continue
 		}
 		o.state = opBatched
+		if err == errConflict {
+			o.conflicts++
+		}
 		if cause := o.ctx.Err(); cause != nil {
 			o.err, o.panicked = notSent(b.ent.name, cause), nil
 			b.done(o)
@@ -218,8 +238,8 @@ func (b *batch) failed(err error, wait bool) {
 			continue
 		}
 		o.err, o.panicked = err, nil
-		if c, ok := err.(*ConflictError); ok {
-			o.err = &ConflictError{Scope: c.Scope, Attempts: o.attempts}
+		if err == errConflict {
+			o.err = &ConflictError{Scope: b.ent.name, Attempts: o.attempts}
 		}
 		b.done(o)
 	}
@@ -243,6 +263,9 @@ func retryable(err error) bool {
 func dataError(err error) bool {
 	return errors.Is(err, ErrCorruptValue) || errors.Is(err, ErrInvalidName) || errors.Is(err, ErrValueTooLarge)
 }
+
+// errConflict marks a failed attempt as a conflict, for failed.
+var errConflict = errors.New("conflict")
 
 func sameValue(a, b []byte) bool {
 	return bytes.Equal(a, b) && (a == nil) == (b == nil)

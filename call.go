@@ -3,6 +3,7 @@ package scoped
 import (
 	"context"
 	"slices"
+	"time"
 )
 
 // The caller's side of a call that writes. A call that finds its scope idle
@@ -16,7 +17,7 @@ import (
 // which the Store returns as soon as the context ends.
 
 // submit runs o on the scope name and returns its outcome.
-func (e *Engine) submit(ctx context.Context, name string, o *op) error {
+func (e *Engine) submit(ctx context.Context, name string, o *op) (err error) {
 	if err := ValidateName(name); err != nil {
 		return err
 	}
@@ -24,6 +25,10 @@ func (e *Engine) submit(ctx context.Context, name string, o *op) error {
 		return ErrClosed
 	}
 	defer e.leave()
+	if e.opts.hooks.CallDone != nil {
+		start := time.Now()
+		defer func() { e.callDone(ctx, name, o, start, err) }()
+	}
 	if err := ctx.Err(); err != nil {
 		return notSent(name, err)
 	}

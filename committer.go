@@ -145,6 +145,7 @@ func (b *batch) seal() bool {
 	}
 	for _, o := range b.ops {
 		o.state = opInFlight
+		o.writes++
 	}
 	b.alone = len(b.ops) == 1
 	return true
@@ -174,14 +175,15 @@ func (b *batch) leave() {
 	b.cancel()
 }
 
-// settle ends the batch at rec: every call gets the outcome its handler
-// produced, and rec is cached.
-func (b *batch) settle(rec Record) {
+// settle ends the batch at rec, which it wrote or found current: every
+// call gets the outcome its handler produced, and rec is cached.
+func (b *batch) settle(rec Record, wrote bool) {
 	sh := b.ent.shard
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	b.ent.remember(rec, b.read)
 	for _, o := range b.ops {
+		o.wrote = wrote && o.err == nil && o.panicked == nil
 		b.done(o)
 	}
 	b.ops = nil
@@ -207,7 +209,7 @@ func (b *batch) done(o *op) {
 	if o.state == opAbandoned || o.state == opDone {
 		return
 	}
-	o.state, o.batch = opDone, nil
+	o.state, o.batch, o.batched = opDone, nil, len(b.ops)
 	close(o.done)
 }
 

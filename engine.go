@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Engine runs scoped calls against a Store. It is safe for concurrent use;
@@ -74,7 +75,7 @@ func New(store Store, opts ...Option) *Engine {
 // written; any other error means it was not, and never will be.
 func Run[R any](ctx context.Context, e *Engine, name string, fn func(s *Scope) (R, error)) (R, error) {
 	var res R
-	err := e.submit(ctx, name, &op{apply: func(w *working) error {
+	err := e.submit(ctx, name, &op{kind: KindRun, apply: func(w *working) error {
 		s, err := w.fields()
 		if err != nil {
 			return err
@@ -102,7 +103,7 @@ func Run[R any](ctx context.Context, e *Engine, name string, fn func(s *Scope) (
 // *UnknownFieldError rather than drop them.
 func Update[T, R any](ctx context.Context, e *Engine, name string, fn func(v *T) (R, error)) (R, error) {
 	var res R
-	err := e.submit(ctx, name, &op{apply: func(w *working) error {
+	err := e.submit(ctx, name, &op{kind: KindUpdate, apply: func(w *working) error {
 		before := w.bytes()
 		v := new(T)
 		if before != nil {
@@ -141,7 +142,7 @@ func Update[T, R any](ctx context.Context, e *Engine, name string, fn func(v *T)
 // absent scope writes nothing. A writer that read the scope before the
 // delete cannot write over it afterwards, even once it is created again.
 func (e *Engine) Delete(ctx context.Context, name string) error {
-	return e.submit(ctx, name, &op{apply: func(w *working) error {
+	return e.submit(ctx, name, &op{kind: KindDelete, apply: func(w *working) error {
 		w.set(nil)
 		return nil
 	}})
@@ -151,7 +152,11 @@ func (e *Engine) Delete(ctx context.Context, name string) error {
 // returns its result. It never writes: Set and Delete on the scope fail with
 // ErrReadOnly. fn runs once, in the caller's goroutine, on a value read
 // after View was called.
-func View[R any](ctx context.Context, e *Engine, name string, fn func(s *Scope) (R, error)) (R, error) {
+func View[R any](ctx context.Context, e *Engine, name string, fn func(s *Scope) (R, error)) (_ R, err error) {
+	if e.opts.hooks.CallDone != nil {
+		start := time.Now()
+		defer func() { e.readDone(ctx, name, KindView, start, err) }()
+	}
 	var zero R
 	rec, err := e.read(ctx, name)
 	if err != nil {
@@ -175,7 +180,11 @@ func Read[T any](ctx context.Context, e *Engine, name string) (T, error) {
 // Lookup returns the current value of the scope name decoded into a T, and
 // true; or T's zero value and false if the scope has no value (never
 // written, or deleted). It never writes.
-func Lookup[T any](ctx context.Context, e *Engine, name string) (T, bool, error) {
+func Lookup[T any](ctx context.Context, e *Engine, name string) (_ T, _ bool, err error) {
+	if e.opts.hooks.CallDone != nil {
+		start := time.Now()
+		defer func() { e.readDone(ctx, name, KindRead, start, err) }()
+	}
 	var v T
 	rec, err := e.read(ctx, name)
 	if err != nil || rec.Value == nil {
@@ -227,7 +236,9 @@ func (e *Engine) loadRetrying(ctx context.Context, name string) (Record, error) 
 			return Record{}, fmt.Errorf("scoped: scope %q: %w", truncate(name), err)
 		}
 		e.counters.loads.Add(1)
+		start := e.storeStart()
 		rec, err := e.store.Load(ctx, name)
+		e.storeDone(ctx, name, StoreLoad, start, true, err)
 		switch {
 		case err == nil:
 			return rec, nil

@@ -13,13 +13,13 @@ import (
 
 // newExampleEngine returns an engine on an in-process Redis (miniredis).
 // Use a real client in a program: redis.NewClient(&redis.Options{Addr: ...}).
-func newExampleEngine() (*scoped.Engine, func()) {
+func newExampleEngine(opts ...scoped.Option) (*scoped.Engine, func()) {
 	m := miniredis.NewMiniRedis()
 	if err := m.Start(); err != nil {
 		panic(err)
 	}
 	client := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	return scoped.New(redisstore.New(client)), func() { client.Close(); m.Close() }
+	return scoped.New(redisstore.New(client), opts...), func() { client.Close(); m.Close() }
 }
 
 // The counter of the original library: every call increments a field of the
@@ -111,4 +111,27 @@ func ExampleEngine_Delete() {
 	v, err := scoped.Read[string](ctx, e, "session")
 	fmt.Printf("%q %v\n", v, err)
 	// Output: "" <nil>
+}
+
+// Hooks see every call and every store call, with the caller's context:
+// here, a log line for each.
+func ExampleWithHooks() {
+	e, done := newExampleEngine(scoped.WithHooks(scoped.Hooks{
+		CallDone: func(ctx context.Context, c scoped.CallInfo) {
+			fmt.Printf("call %s %q: %s after %d write(s), in a batch of %d\n", c.Kind, c.Scope, c.Outcome, c.Attempts, c.Batch)
+		},
+		StoreDone: func(ctx context.Context, s scoped.StoreCallInfo) {
+			fmt.Printf("  store %s: %s\n", s.Call, s.Outcome)
+		},
+	}))
+	defer done()
+	ctx := context.Background()
+	scoped.Update(ctx, e, "visits", func(n *int) (int, error) { *n++; return *n, nil })
+	scoped.Read[int](ctx, e, "visits")
+	// Output:
+	//   store load: ok
+	//   store compare_and_set: ok
+	// call update "visits": written after 1 write(s), in a batch of 1
+	//   store load: ok
+	// call read "visits": unchanged after 0 write(s), in a batch of 0
 }

@@ -23,6 +23,7 @@ const (
 // submits it and waits; the scope's committer runs its handler.
 type op struct {
 	ctx   context.Context
+	kind  CallKind
 	apply func(w *working) error // runs the handler on the batch's value
 
 	// Guarded by the shard's mutex.
@@ -32,10 +33,14 @@ type op struct {
 	done    chan struct{} // closed when settled
 
 	// Written by the committer only, read by the caller after done.
-	attempts int
-	err      error
-	panicked *PanicError // the handler panicked
-	goexit   bool        // the handler called runtime.Goexit
+	attempts  int // failed attempts
+	writes    int // writes that carried its change
+	conflicts int // of which, refused by another writer's commit
+	batched   int // calls in the batch that settled it
+	wrote     bool
+	err       error
+	panicked  *PanicError // the handler panicked
+	goexit    bool        // the handler called runtime.Goexit
 }
 
 // outcome returns the call's error in its caller's goroutine, re-raises its

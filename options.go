@@ -30,6 +30,7 @@ type options struct {
 	cacheBytes    int
 	maxBatchCalls int
 	maxBatchBytes int
+	hooks         Hooks
 	invalid       []string // what New refuses, one line per bad option
 }
 

@@ -33,8 +33,7 @@ func (b *batch) resolve(final []byte, token Token, cause error) {
 			err error
 		)
 		if create {
-			b.e.counters.loads.Add(1)
-			cur, err = b.e.store.Load(b.storeCtx(), b.ent.name)
+			cur, err = b.loadRecord()
 		} else {
 			cur, ok, err = b.write(final, token)
 		}
@@ -42,7 +41,7 @@ func (b *batch) resolve(final []byte, token Token, cause error) {
 			continue // every copy is fenced the same way: send another
 		}
 		if ok || cur.Writer == token {
-			b.settle(cur)
+			b.settle(cur, true)
 			return
 		}
 		break
