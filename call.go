@@ -18,6 +18,11 @@ import (
 
 // submit runs o on the scope name and returns its outcome.
 func (e *Engine) submit(ctx context.Context, name string, o *op) (err error) {
+	if e.opts.hooks.observed() {
+		var start time.Time
+		ctx, start = e.callStart(ctx, name, o.kind)
+		defer func() { e.callDone(ctx, name, o.kind, o, start, err) }()
+	}
 	if err := ValidateName(name); err != nil {
 		return err
 	}
@@ -25,10 +30,6 @@ func (e *Engine) submit(ctx context.Context, name string, o *op) (err error) {
 		return ErrClosed
 	}
 	defer e.leave()
-	if e.opts.hooks.CallDone != nil {
-		start := time.Now()
-		defer func() { e.callDone(ctx, name, o, start, err) }()
-	}
 	if err := ctx.Err(); err != nil {
 		return notSent(name, err)
 	}

@@ -153,9 +153,10 @@ func (e *Engine) Delete(ctx context.Context, name string) error {
 // ErrReadOnly. fn runs once, in the caller's goroutine, on a value read
 // after View was called.
 func View[R any](ctx context.Context, e *Engine, name string, fn func(s *Scope) (R, error)) (_ R, err error) {
-	if e.opts.hooks.CallDone != nil {
-		start := time.Now()
-		defer func() { e.readDone(ctx, name, KindView, start, err) }()
+	if e.opts.hooks.observed() {
+		var start time.Time
+		ctx, start = e.callStart(ctx, name, KindView)
+		defer func() { e.callDone(ctx, name, KindView, nil, start, err) }()
 	}
 	var zero R
 	rec, err := e.read(ctx, name)
@@ -181,9 +182,10 @@ func Read[T any](ctx context.Context, e *Engine, name string) (T, error) {
 // true; or T's zero value and false if the scope has no value (never
 // written, or deleted). It never writes.
 func Lookup[T any](ctx context.Context, e *Engine, name string) (_ T, _ bool, err error) {
-	if e.opts.hooks.CallDone != nil {
-		start := time.Now()
-		defer func() { e.readDone(ctx, name, KindRead, start, err) }()
+	if e.opts.hooks.observed() {
+		var start time.Time
+		ctx, start = e.callStart(ctx, name, KindRead)
+		defer func() { e.callDone(ctx, name, KindRead, nil, start, err) }()
 	}
 	var v T
 	rec, err := e.read(ctx, name)

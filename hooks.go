@@ -12,10 +12,16 @@ import (
 // call or made the store call: they must be quick, safe for concurrent use,
 // and must not call the engine. Set them with WithHooks.
 type Hooks struct {
-	// CallDone, if set, is called once per call (Run, Update, Delete,
-	// View, Read, Lookup) as it returns, with the caller's context. It is
-	// not called for a call refused before it began (an invalid name, a
-	// closed engine).
+	// CallStart, if set, is called as each call (Run, Update, Delete, View,
+	// Read, Lookup) begins, with the caller's context. It returns the
+	// context the call goes on with, which the engine uses for the call's
+	// store calls and passes to CallDone: a tracer puts its span there.
+	// Return ctx to change nothing.
+	CallStart func(ctx context.Context, scope string, kind CallKind) context.Context
+
+	// CallDone, if set, is called once per call as it returns, refused ones
+	// included (an invalid name, a closed engine), with the context
+	// CallStart returned, or the caller's.
 	CallDone func(ctx context.Context, c CallInfo)
 
 	// StoreDone, if set, is called after every Store call the engine
@@ -133,26 +139,35 @@ func callOutcome(o *op, err error) Outcome {
 	return OutcomeFailed
 }
 
-// callDone reports the call o on name, begun at start, that ends with err,
-// to the CallDone hook. The counts are read under the shard's mutex: the
-// committer may still be working on a call whose caller left.
-func (e *Engine) callDone(ctx context.Context, name string, o *op, start time.Time, err error) {
-	info := CallInfo{Scope: name, Kind: o.kind, Outcome: callOutcome(o, err), Err: err, Duration: time.Since(start)}
-	sh := e.table.shard(name)
-	sh.mu.Lock()
-	info.Attempts, info.Conflicts, info.Batch = o.writes, o.conflicts, o.batched
-	sh.mu.Unlock()
-	e.opts.hooks.CallDone(ctx, info)
+// observed reports whether a call hook is set.
+func (h *Hooks) observed() bool { return h.CallStart != nil || h.CallDone != nil }
+
+// callStart begins observing a call: it returns the context the call goes
+// on with, and when it began.
+func (e *Engine) callStart(ctx context.Context, name string, kind CallKind) (context.Context, time.Time) {
+	if h := e.opts.hooks.CallStart; h != nil {
+		ctx = h(ctx, name, kind)
+	}
+	return ctx, time.Now()
 }
 
-// readDone reports a read-only call on name of kind, begun at start, that
-// ends with err, to the CallDone hook, unless it was refused before it
-// began.
-func (e *Engine) readDone(ctx context.Context, name string, kind CallKind, start time.Time, err error) {
-	if errors.Is(err, ErrInvalidName) || errors.Is(err, ErrClosed) {
+// callDone reports a call on name of kind, begun at start, that ends with
+// err, to the CallDone hook; o is the call if it writes, nil if it only
+// reads. The counts are read under the shard's mutex: the committer may
+// still be working on a call whose caller left.
+func (e *Engine) callDone(ctx context.Context, name string, kind CallKind, o *op, start time.Time, err error) {
+	h := e.opts.hooks.CallDone
+	if h == nil {
 		return
 	}
-	e.opts.hooks.CallDone(ctx, CallInfo{Scope: name, Kind: kind, Outcome: callOutcome(nil, err), Err: err, Duration: time.Since(start)})
+	info := CallInfo{Scope: name, Kind: kind, Outcome: callOutcome(o, err), Err: err, Duration: time.Since(start)}
+	if o != nil {
+		sh := e.table.shard(name)
+		sh.mu.Lock()
+		info.Attempts, info.Conflicts, info.Batch = o.writes, o.conflicts, o.batched
+		sh.mu.Unlock()
+	}
+	h(ctx, info)
 }
 
 // storeStart returns the time a store call begins, if a hook will want it.

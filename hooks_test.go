@@ -13,6 +13,9 @@ import (
 
 type ctxKey struct{}
 
+// startKey marks the context CallStart returned.
+type startKey struct{}
+
 // recorder keeps what the hooks saw.
 type recorder struct {
 	mu     sync.Mutex
@@ -25,17 +28,20 @@ func newRecorder() *recorder { return &recorder{ctxOK: true} }
 
 func (r *recorder) hooks() scoped.Hooks {
 	return scoped.Hooks{
+		CallStart: func(ctx context.Context, scope string, kind scoped.CallKind) context.Context {
+			return context.WithValue(ctx, startKey{}, scope+" "+kind.String())
+		},
 		CallDone: func(ctx context.Context, c scoped.CallInfo) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			r.calls = append(r.calls, c)
-			r.ctxOK = r.ctxOK && ctx.Value(ctxKey{}) == "caller"
+			r.ctxOK = r.ctxOK && ctx.Value(ctxKey{}) == "caller" && ctx.Value(startKey{}) == c.Scope+" "+c.Kind.String()
 		},
 		StoreDone: func(ctx context.Context, s scoped.StoreCallInfo) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			r.stores = append(r.stores, s)
-			r.ctxOK = r.ctxOK && ctx.Value(ctxKey{}) == "caller"
+			r.ctxOK = r.ctxOK && ctx.Value(ctxKey{}) == "caller" && ctx.Value(startKey{}) != nil
 		},
 	}
 }
@@ -118,7 +124,7 @@ func TestHooks(t *testing.T) {
 		}
 	}
 	if !r.ctxOK {
-		t.Error("a hook did not see the caller's context")
+		t.Error("a hook did not see the caller's context, as CallStart returned it")
 	}
 
 	// Conflicts on every attempt.
