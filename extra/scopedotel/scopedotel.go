@@ -45,8 +45,9 @@
 // call's context, so a span that the store's own client makes (a redisotel
 // command, say) is a child of the call's span.
 //
-// Each store call is a child span too, named scoped.store.load,
-// scoped.store.compare_and_set or scoped.store.delete, of kind internal
+// Each store call of a sampled call is a child span too, named
+// scoped.store.load, scoped.store.compare_and_set or scoped.store.delete,
+// of kind internal
 // (the store may be a local directory; a remote store's client spans are
 // its own). The engine reports a store call only once it has returned, so
 // its span is made then, with the times it began and ended. A conflict is
@@ -323,8 +324,8 @@ func (r *recorder) storeDone(ctx context.Context, s scoped.StoreCallInfo) {
 	r.storeCalls.Add(ctx, 1, m.add...)
 	r.storeDuration.Record(ctx, s.Duration.Seconds(), m.rec...)
 
-	if !trace.SpanContextFromContext(ctx).IsValid() {
-		return // no call span to hang it on: tracing is off
+	if !trace.SpanContextFromContext(ctx).IsSampled() {
+		return // no sampled call span to hang it on
 	}
 	end := time.Now()
 	opts := make([]trace.SpanStartOption, 0, len(e.start)+1)
