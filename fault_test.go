@@ -271,18 +271,22 @@ func TestCancelledMidWrite(t *testing.T) {
 	waitFor(t, "the first write", func() bool { return g.writes.Load() == 1 })
 
 	firstCtx, cancelFirst := context.WithCancel(t.Context())
+	firstReturned := make(chan struct{})
 	var firstErr error
 	var follower int
 	var followerErr error
-	start(t, e, &wg, func() { _, firstErr = scoped.Update(firstCtx, e, "n", increment) })
+	start(t, e, &wg, func() {
+		defer close(firstReturned)
+		_, firstErr = scoped.Update(firstCtx, e, "n", increment)
+	})
 	start(t, e, &wg, func() { follower, followerErr = scoped.Update(context.Background(), e, "n", increment) })
 
 	// The second batch's write is applied, but its reply is held until the
-	// first caller's context ends, and then lost.
+	// first caller has given up, and then lost.
 	var writes atomic.Int32
 	s.After = func(ctx context.Context, m, _ string) error {
 		if m == "CompareAndSet" && writes.Add(1) == 2 {
-			<-firstCtx.Done()
+			<-firstReturned
 			return errConnReset
 		}
 		return nil
