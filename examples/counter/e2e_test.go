@@ -82,7 +82,7 @@ func start(t *testing.T, bin string, args ...string) *process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, append([]string{"-serve", "-addr", "127.0.0.1:0", "-log-level", "warn"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"-serve", "-addr", "127.0.0.1:0"}, args...)...)
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -206,6 +206,10 @@ func TestEndToEnd(t *testing.T) {
 				if got[name] != n {
 					t.Errorf("%s: stored %d, answered 200 %d times", name, got[name], n)
 				}
+			}
+			logs, err := os.ReadFile(p.stderr.Name())
+			if err != nil || !strings.Contains(string(logs), "msg=request method=GET path=/ status=200") {
+				t.Errorf("no request log on stderr: %v", err)
 			}
 			if got[prefix+"user:bob"] == got[prefix+"user:ann"] {
 				t.Errorf("the users' counts are the same: %v", got)
