@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -141,11 +142,48 @@ func storedCalls(t *testing.T, storeArgs []string, names ...string) map[string]i
 	return got
 }
 
-// newClient returns a keep-alive client of at most conns connections.
-func newClient(conns int) *http.Client {
+// newClient returns a keep-alive client of at most conns connections. It
+// counts in resets the reads and writes that failed with ECONNRESET or EPIPE,
+// which the transport may otherwise hide by sending a GET again.
+func newClient(conns int, resets *atomic.Int64) *http.Client {
+	var d net.Dialer
 	return &http.Client{
-		Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns},
-		Timeout:   30 * time.Second,
+		Transport: &http.Transport{
+			MaxIdleConnsPerHost: conns,
+			MaxConnsPerHost:     conns,
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := d.DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return &watchedConn{Conn: c, resets: resets}, nil
+			},
+		},
+		Timeout: 30 * time.Second,
+	}
+}
+
+// watchedConn counts the resets of its connection.
+type watchedConn struct {
+	net.Conn
+	resets *atomic.Int64
+}
+
+func (c *watchedConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.note(err)
+	return n, err
+}
+
+func (c *watchedConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.note(err)
+	return n, err
+}
+
+func (c *watchedConn) note(err error) {
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		c.resets.Add(1)
 	}
 }
 
@@ -165,7 +203,8 @@ func TestEndToEnd(t *testing.T) {
 			storeArgs := b.store(t, prefix)
 			p := start(t, bin, append([]string{"-prefix", prefix}, storeArgs...)...)
 
-			client := newClient(conns)
+			var resets atomic.Int64
+			client := newClient(conns, &resets)
 			defer client.CloseIdleConnections()
 			var ok [7]atomic.Int64 // 200 responses by target
 			var failures atomic.Int64
@@ -190,6 +229,9 @@ func TestEndToEnd(t *testing.T) {
 			t.Logf("%d requests over %d connections in %v: %.0f/s", requests, conns, elapsed.Round(time.Millisecond), requests/elapsed.Seconds())
 			if n := failures.Load(); n > 0 {
 				t.Errorf("%d requests failed", n)
+			}
+			if n := resets.Load(); n > 0 {
+				t.Errorf("%d connections were reset", n)
 			}
 
 			want := map[string]int{}
@@ -231,7 +273,8 @@ func TestShutdownUnderLoad(t *testing.T) {
 			p := start(t, bin, append([]string{"-prefix", prefix}, storeArgs...)...)
 
 			const conns = 50
-			client := newClient(conns)
+			var resets atomic.Int64
+			client := newClient(conns, &resets)
 			defer client.CloseIdleConnections()
 			var acked, refused atomic.Int64
 			var errs []error
@@ -267,6 +310,9 @@ func TestShutdownUnderLoad(t *testing.T) {
 			}
 			p.exited <- nil // for the cleanup
 			t.Logf("%d requests answered 200 (%d before SIGTERM); %d clients then refused", acked.Load(), signalled, refused.Load())
+			if n := resets.Load(); n > 0 {
+				t.Errorf("%d connections were reset", n)
+			}
 			if len(errs) > 0 {
 				t.Errorf("%d clients failed otherwise than refused: %v", len(errs), errors.Join(errs...))
 			}

@@ -24,9 +24,13 @@
 //	-prefix      SCOPED_PREFIX      prefix of every scope name
 //	-log-level   SCOPED_LOG_LEVEL   debug, info, warn or error (info with -serve, warn otherwise)
 //
-// On SIGTERM or SIGINT the server stops accepting connections, finishes the
-// requests in flight (for up to -shutdown-timeout), closes the engine and
-// exits 0; 1 if the requests or the engine outlived the timeout.
+// On SIGTERM or SIGINT the server stops accepting connections and drains for
+// up to -drain (1s): /readyz fails and every response closes its connection,
+// so that clients leave rather than have a connection closed under a request
+// they are sending. It then finishes the requests in flight
+// (http.Server.Shutdown, for up to -shutdown-timeout), closes the engine and
+// exits 0; 1 if the requests or the engine outlived the timeout. A second
+// signal ends it at once.
 package main
 
 import (
@@ -56,6 +60,7 @@ type config struct {
 	logLevel        string
 	serve           bool
 	shutdownTimeout time.Duration
+	drain           time.Duration
 	requests        int
 	clients         int
 }
@@ -101,6 +106,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&cfg.prefix, "prefix", getenv("SCOPED_PREFIX"), "prefix of every scope name ($SCOPED_PREFIX)")
 	fs.StringVar(&cfg.logLevel, "log-level", getenv("SCOPED_LOG_LEVEL"), "debug, info, warn or error (default info with -serve, warn otherwise) ($SCOPED_LOG_LEVEL)")
 	fs.BoolVar(&cfg.serve, "serve", false, "keep serving instead of sending test requests and exiting")
+	fs.DurationVar(&cfg.drain, "drain", time.Second, "after SIGTERM, how long open connections may take to close after their next response")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long requests in flight may take after SIGTERM")
 	fs.IntVar(&cfg.requests, "requests", 100, "test requests to send, without -serve")
 	fs.IntVar(&cfg.clients, "clients", 10, "concurrent test clients, without -serve")
@@ -150,11 +156,13 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) 
 		st.close()
 	}()
 
-	ln, err := net.Listen("tcp", cfg.addr)
+	l, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
-	srv := newServer(&counter{e: e, prefix: cfg.prefix, log: log})
+	ln := &onceCloser{Listener: l}
+	c := &counter{e: e, prefix: cfg.prefix, log: log}
+	srv := newServer(c)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	url := "http://" + ln.Addr().String() + "/"
@@ -171,5 +179,5 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) 
 		return err // the listener failed
 	case <-ctx.Done():
 	}
-	return shutdown(srv, cfg.shutdownTimeout, log)
+	return shutdown(srv, ln, c, cfg.drain, cfg.shutdownTimeout)
 }

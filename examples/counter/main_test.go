@@ -168,6 +168,19 @@ func TestReadyzFailsWhenTheStoreDoes(t *testing.T) {
 	resp.Body.Close()
 }
 
+func TestReadyzFailsWhileDraining(t *testing.T) {
+	c, srv := newCounter(t, "")
+	c.draining.Store(true)
+	resp, err := srv.Client().Get(srv.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("readyz while draining: %s", resp.Status)
+	}
+}
+
 func TestSelfTest(t *testing.T) {
 	cfg, err := parseConfig([]string{"-store", t.TempDir(), "-requests", "50", "-clients", "5"}, func(string) string { return "" })
 	if err != nil {

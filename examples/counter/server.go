@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/scoped-go/scoped"
@@ -25,9 +28,11 @@ const (
 // counter serves the counts of one engine. Scope names are prefix + "global"
 // for GET / and prefix + "user:" + NAME for GET /?user=NAME.
 type counter struct {
-	e      *scoped.Engine
-	prefix string
-	log    *slog.Logger
+	e        *scoped.Engine
+	prefix   string
+	log      *slog.Logger
+	draining atomic.Bool  // set on SIGTERM: /readyz fails, connections close
+	conns    atomic.Int64 // connections open
 }
 
 // newServer returns the server of the counter, its timeouts set.
@@ -39,12 +44,23 @@ func newServer(c *counter) *http.Server {
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelWarn),
+		ConnState: func(_ net.Conn, state http.ConnState) {
+			switch state {
+			case http.StateNew:
+				c.conns.Add(1)
+			case http.StateClosed, http.StateHijacked:
+				c.conns.Add(-1)
+			}
+		},
 	}
 }
 
 // ServeHTTP routes: / counts, /healthz and /readyz report; every other path
 // is a 404 and every other method a 405, before any scope is touched.
 func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if c.draining.Load() {
+		w.Header().Set("Connection", "close")
+	}
 	var h http.HandlerFunc
 	allow := http.MethodGet
 	switch r.URL.Path {
@@ -138,8 +154,13 @@ func (c *counter) healthz(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ok")
 }
 
-// readyz answers once the store does: it reads the global scope.
+// readyz answers once the store does (it reads the global scope), until the
+// server drains.
 func (c *counter) readyz(w http.ResponseWriter, r *http.Request) {
+	if c.draining.Load() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
 	_, err := scoped.View(ctx, c.e, c.prefix+"global", func(*scoped.Scope) (struct{}, error) {
@@ -198,16 +219,43 @@ func (r *recorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// shutdown stops srv taking connections and waits for the requests in flight,
-// for at most timeout; it says which happened.
-func shutdown(srv *http.Server, timeout time.Duration, log *slog.Logger) error {
-	log.Info("shutting down: no new connections, finishing the requests in flight", "timeout", timeout)
+// shutdown stops srv taking connections, drains it, and waits for the
+// requests in flight, for at most timeout; it says which happened.
+//
+// http.Server.Shutdown alone would close the idle keep-alive connections at
+// once, resetting those a client is sending a request on at that moment.
+// So first the listener closes (new connections are refused), and for up to
+// drain every response closes its connection (Connection: close), so that
+// clients leave the open ones themselves; /readyz fails. Shutdown then
+// closes what is left and waits for the requests in flight.
+func shutdown(srv *http.Server, ln net.Listener, c *counter, drain, timeout time.Duration) error {
+	c.draining.Store(true)
+	c.log.Info("draining: no new connections, each open one closes after its next response", "drain", drain)
+	ln.Close()
+	deadline := time.Now().Add(drain)
+	for c.conns.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.log.Info("shutting down: finishing the requests in flight", "timeout", timeout, "connections", c.conns.Load())
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
 		srv.Close()
 		return fmt.Errorf("requests still in flight after %v: %w", timeout, err)
 	}
-	log.Info("every request in flight finished")
+	c.log.Info("every request in flight finished")
 	return nil
+}
+
+// onceCloser is a listener that closes once: shutdown closes it before
+// http.Server.Shutdown does.
+type onceCloser struct {
+	net.Listener
+	once sync.Once
+	err  error
+}
+
+func (l *onceCloser) Close() error {
+	l.once.Do(func() { l.err = l.Listener.Close() })
+	return l.err
 }
