@@ -238,6 +238,7 @@ func TestEndToEnd(t *testing.T) {
 			for i, tg := range targets {
 				want[prefix+tg.scope] += int(ok[i].Load())
 			}
+			client.CloseIdleConnections() // else the command drains them for -drain
 			p.cmd.Process.Signal(syscall.SIGTERM)
 			if err := <-p.exited; err != nil {
 				t.Errorf("the command exited: %v", err)
