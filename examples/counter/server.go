@@ -106,7 +106,7 @@ func (c *counter) count(w http.ResponseWriter, r *http.Request) {
 	name, ok := c.scopeName(r)
 	if !ok {
 		// The input is not repeated: it may be anything.
-		http.Error(w, "invalid user name: one non-empty ?user= of UTF-8, no NUL, within 512 bytes with its prefix", http.StatusBadRequest)
+		http.Error(w, "invalid query or user name: want at most one non-empty ?user= of UTF-8, no NUL, within 512 bytes with the prefix", http.StatusBadRequest)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
