@@ -7,6 +7,7 @@
 //	go run ./examples/counter -serve           # keeps serving on -addr
 //	go run ./examples/counter -redis 127.0.0.1:6379
 //	go run ./examples/counter -mysql 'root@tcp(127.0.0.1:3306)/test'
+//	go run ./examples/counter -postgres 'postgres://postgres@127.0.0.1:5432/test'
 package main
 
 import (
@@ -26,11 +27,13 @@ import (
 	"sync"
 
 	_ "github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/scoped-go/scoped"
 	"github.com/scoped-go/scoped/fallback/file"
 	"github.com/scoped-go/scoped/fallback/mysql"
+	"github.com/scoped-go/scoped/fallback/postgres"
 	"github.com/scoped-go/scoped/redisstore"
 )
 
@@ -39,11 +42,12 @@ func main() {
 	dir := flag.String("dir", filepath.Join(os.TempDir(), "scoped-counter"), "directory of the state, when not on Redis")
 	redisAddr := flag.String("redis", "", "Redis address (host:port) to keep the state in")
 	mysqlDSN := flag.String("mysql", "", "MySQL or MariaDB data source name to keep the state in")
+	postgresURL := flag.String("postgres", "", "PostgreSQL connection string (postgres://user@host:port/db) to keep the state in")
 	serve := flag.Bool("serve", false, "keep serving instead of sending test requests and exiting")
 	requests := flag.Int("requests", 100, "test requests to send")
 	clients := flag.Int("clients", 10, "concurrent test clients")
 	flag.Parse()
-	if err := run(*addr, backend{*dir, *redisAddr, *mysqlDSN}, *serve, *requests, *clients); err != nil {
+	if err := run(*addr, backend{*dir, *redisAddr, *mysqlDSN, *postgresURL}, *serve, *requests, *clients); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -90,10 +94,14 @@ func counter(e *scoped.Engine) http.Handler {
 	})
 }
 
-// backend says where the state lives: Redis, else MySQL, else the directory.
+// backend says where the state lives: Redis, else MySQL, else PostgreSQL,
+// else the directory.
 type backend struct {
-	dir, redisAddr, mysqlDSN string
+	dir, redisAddr, mysqlDSN, postgresURL string
 }
+
+// postgresMaxConns bounds the example's PostgreSQL pool.
+const postgresMaxConns = 8
 
 // open returns the store, a description of it, and what closes it.
 func (b backend) open() (scoped.Store, string, func(), error) {
@@ -120,6 +128,25 @@ func (b backend) open() (scoped.Store, string, func(), error) {
 			return nil, "", nil, err
 		}
 		return s, "MySQL table " + mysql.DefaultTable, func() { s.Close(); db.Close() }, nil
+	case b.postgresURL != "":
+		cfg, err := pgxpool.ParseConfig(b.postgresURL)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		cfg.MaxConns = postgresMaxConns
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		s, err := postgres.New(pool)
+		if err == nil {
+			err = s.CreateTable(ctx)
+		}
+		if err != nil {
+			pool.Close()
+			return nil, "", nil, err
+		}
+		return s, "PostgreSQL table " + postgres.DefaultTable, pool.Close, nil
 	default:
 		s, err := file.Open(b.dir)
 		return s, "directory " + b.dir, func() {}, err
