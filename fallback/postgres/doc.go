@@ -37,7 +37,9 @@
 // them), whatever the pool's DefaultQueryExecMode, and then sends it as one
 // Bind, Execute and Sync, parameters and results in binary: one round trip.
 // (pgxpool may ping a connection that idled over a second before handing it
-// out; see pgxpool.Config.ShouldPing.)
+// out; see pgxpool.Config.ShouldPing.) A pooler between the pool and the
+// server must keep prepared statements: PgBouncer in transaction mode does
+// from version 1.21, with max_prepared_statements set.
 //
 //   - Load: SELECT version, writer, value ... WHERE name = $1.
 //   - CompareAndSet of a new scope: INSERT ... ON CONFLICT (name) DO UPDATE

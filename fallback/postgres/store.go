@@ -147,7 +147,12 @@ func (s *Store) Delete(ctx context.Context, name string, expected scoped.Revisio
 		// Nothing to remove: the delete succeeds if there is no record.
 		// It writes nothing whatever happens, so any failure is one that
 		// was not applied.
-		cur, err := s.Load(ctx, name)
+		conn, err := s.start(ctx, name, s.sql.load)
+		if err != nil {
+			return scoped.Record{}, false, err
+		}
+		defer conn.Release()
+		cur, err := s.read(ctx, conn, name)
 		if err != nil {
 			return scoped.Record{}, false, scoped.NotApplied(fmt.Errorf("scoped/postgres: delete: %w", err))
 		}
