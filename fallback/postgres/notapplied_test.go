@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -262,6 +263,51 @@ func TestContextBeforeSending(t *testing.T) {
 		mustNotApply(t, c.what+" on a closed pool", c.do(t.Context()), func(err error) bool { return errors.Is(err, puddle.ErrClosedPool) })
 	}
 }
+
+// A context that ends after the connection was acquired and the statement
+// prepared, but before pgx wrote the statement, fails the call in pgx
+// (pgconn.SafeToRetry): not applied. Here a query tracer, which pgx calls
+// as Query begins, hands pgx an ended context.
+func TestContextEndsInPgx(t *testing.T) {
+	tracer := &cancelAtQuery{}
+	pool := testenv.Postgres(t, func(c *pgxpool.Config) { c.ConnConfig.Tracer = tracer })
+	s, table := newStoreOn(t, pool)
+	for _, c := range calls(s, "warm", mustSet(t, s, "warm", scoped.Revision{}, []byte("x")).Revision()) {
+		if err := c.do(t.Context()); err != nil {
+			t.Fatalf("%s: %v", c.what, err) // prepares every statement
+		}
+	}
+	rec := mustSet(t, s, "a", scoped.Revision{}, []byte("kept"))
+	before := rows(t, pool, table)
+	tracer.on.Store(true)
+	for _, c := range calls(s, "a", rec.Revision()) {
+		mustNotApply(t, c.what+" whose context ends in pgx", c.do(t.Context()), func(err error) bool {
+			return pgconn.SafeToRetry(err) && errors.Is(err, context.Canceled)
+		})
+	}
+	tracer.on.Store(false)
+	if got := mustLoad(t, s, "a"); got.Revision() != rec.Revision() {
+		t.Fatalf("after the calls: %+v; want %+v", got, rec)
+	}
+	if n := rows(t, pool, table); n != before {
+		t.Fatalf("the table holds %d rows after the calls; want the %d before", n, before)
+	}
+}
+
+// cancelAtQuery is a pgx query tracer that, while on, gives each query an
+// ended context.
+type cancelAtQuery struct{ on atomic.Bool }
+
+func (c *cancelAtQuery) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	if !c.on.Load() {
+		return ctx
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	cancel()
+	return ctx
+}
+
+func (c *cancelAtQuery) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 // A session setting makes the server refuse or abort the store's writes
 // with an ERROR, which rolls the statement back: not applied, and the

@@ -205,6 +205,41 @@ func TestNamesCompareAsBytes(t *testing.T) {
 	}
 }
 
+// A row the store cannot have written (in a table without the checks of
+// DDL) is reported as corrupt, by a load and as the answer to a refused
+// write, which is not applied; the engine gives up on it at once.
+func TestCorruptRow(t *testing.T) {
+	pool := testenv.Postgres(t)
+	table := testenv.UniqueName("scopedtest_")
+	t.Cleanup(func() { dropTable(t, pool, table) })
+	if _, err := pool.Exec(t.Context(), `CREATE TABLE "`+table+`" (name text PRIMARY KEY, version bigint, writer bytea, value bytea)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(t.Context(), `INSERT INTO "`+table+`" VALUES ('zero', 0, '\x00000000000000000000000000000000', 'x'), ('short', 1, '\x01', 'x'), ('null', 1, '\x00000000000000000000000000000000', NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	s := storeOn(t, pool, table)
+	for _, name := range []string{"zero", "short", "null"} {
+		corrupt := func(what string, err error, refused bool) {
+			t.Helper()
+			var ce *scoped.CorruptValueError
+			if !errors.As(err, &ce) || ce.Scope != name || (refused && !errors.Is(err, scoped.ErrNotApplied)) {
+				t.Errorf("%s of %q: %v; want a CorruptValueError naming the scope", what, name, err)
+			}
+		}
+		_, err := s.Load(t.Context(), name)
+		corrupt("Load", err, false)
+		_, _, err = s.CompareAndSet(t.Context(), name, scoped.Revision{Version: 5, Writer: scoped.NewToken()}, []byte("y"), scoped.NewToken())
+		corrupt("a refused CompareAndSet", err, true)
+		_, _, err = s.CompareAndSet(t.Context(), name, scoped.Revision{}, []byte("y"), scoped.NewToken())
+		corrupt("a refused first write", err, true)
+		_, _, err = s.Delete(t.Context(), name, scoped.Revision{Version: 5, Writer: scoped.NewToken()})
+		corrupt("a refused Delete", err, true)
+		_, err = scoped.Update(t.Context(), scoped.New(s), name, increment)
+		corrupt("Update", err, false)
+	}
+}
+
 // Invalid scope names are refused by the store itself, before any I/O.
 func TestInvalidNames(t *testing.T) {
 	s := closedStore(t)
