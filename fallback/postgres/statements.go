@@ -77,11 +77,13 @@ RETURNING s.version, s.writer, CASE WHEN s.writer = $2 THEN NULL ELSE s.value EN
 //     was taken: the write waited for it, and found the row's latest version
 //     at another revision, or deleted. A plain SELECT would answer the
 //     snapshot's row, which is the very revision the caller expected and is
-//     stale. SELECT ... FOR SHARE instead waits for any transaction still
-//     writing the row and returns its latest version, or nothing if it was
-//     deleted. (FOR KEY SHARE would not do: it does not conflict with an
-//     UPDATE that leaves the key alone, and would return the old version.)
-//     Only this case takes a row lock, and it writes no row version.
+//     stale. SELECT ... FOR SHARE instead returns the row's latest version,
+//     or nothing if it was deleted. The write, to re-check that version,
+//     has locked it already (until the statement commits), so the answer is
+//     exactly the version that refused the write. (FOR KEY SHARE would not
+//     do: it does not conflict with an UPDATE that leaves the key alone, and
+//     would return the old version.) Only this case locks a row without
+//     writing it, and it writes no row version.
 //
 // A row created after the snapshot is seen by neither SELECT: a scope
 // deleted and created again while the statement ran can be answered as
