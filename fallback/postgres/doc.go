@@ -65,9 +65,11 @@
 // was before that change: the very revision the write expected, already
 // stale. So when the snapshot's row is at the expected revision and the
 // write was refused anyway, the statement reads the row with SELECT ... FOR
-// SHARE, which waits for its writers and returns its latest version, or
-// nothing if it was deleted. Otherwise the answer is the snapshot's row
-// (the record when the statement started); it takes no lock.
+// SHARE, which returns its latest version, the one the write locked to
+// re-check and was refused on, or nothing if it was deleted. Otherwise the
+// answer is the snapshot's row (the record when the statement started),
+// and no row is locked. A refused first write answers the row it locked,
+// as it was then.
 //
 // The exception: a row inserted after the snapshot is visible to no SELECT
 // of the statement, so a scope deleted and created again while a write
