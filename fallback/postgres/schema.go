@@ -95,8 +95,10 @@ func (s *Store) CreateTable(ctx context.Context) error {
 // createRace reports whether err is what CREATE TABLE IF NOT EXISTS gives
 // when a concurrent session creates the same table: IF NOT EXISTS checks
 // the catalog before its own insert into it, and the race shows as a
-// unique violation in the catalog (23505) or a duplicate table (42P07).
+// unique violation in the catalog (23505), a duplicate table (42P07), or
+// a duplicate of the table's row type (42710), each once the other
+// session committed.
 func createRace(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "23505" || pe.Code == "42P07")
+	return errors.As(err, &pe) && (pe.Code == "23505" || pe.Code == "42P07" || pe.Code == "42710")
 }
