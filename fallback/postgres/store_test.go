@@ -332,25 +332,28 @@ func (r *roundTrips) dial(ctx context.Context, network, addr string) (net.Conn, 
 	if err != nil {
 		return nil, err
 	}
-	return &tripConn{Conn: c, trips: r, reading: true}, nil
+	tc := &tripConn{Conn: c, trips: r}
+	tc.reading.Store(true)
+	return tc, nil
 }
 
+// tripConn counts its round trips. pgx may read on a goroutine of its own
+// while it writes, and close from another: reading is atomic.
 type tripConn struct {
 	net.Conn
 	trips   *roundTrips
-	reading bool // the last call was a read: the next write begins a round trip
+	reading atomic.Bool // the last call was a read: the next write begins a round trip
 }
 
 func (c *tripConn) Write(p []byte) (int, error) {
-	if c.reading {
+	if c.reading.Swap(false) {
 		c.trips.n.Add(1)
-		c.reading = false
 	}
 	return c.Conn.Write(p)
 }
 
 func (c *tripConn) Read(p []byte) (int, error) {
-	c.reading = true
+	c.reading.Store(true)
 	return c.Conn.Read(p)
 }
 
