@@ -74,20 +74,20 @@ func TestInFlightFailureIsNotMarked(t *testing.T) {
 	s, table := newStoreOn(t, admin)
 	rec := mustSet(t, s, "a", scoped.Revision{}, []byte("before"))
 	for _, tt := range []struct {
-		name string
-		edit func(*pgxpool.Config)
-		ctx  func() (context.Context, context.CancelFunc)
+		name    string
+		edit    func(*pgxpool.Config)
+		context bool // the call's context ends once the statement waits on the server
 	}{
-		{"read timeout", readTimeout(200 * time.Millisecond), func() (context.Context, context.CancelFunc) {
-			return t.Context(), func() {}
-		}},
-		{"context", func(*pgxpool.Config) {}, func() (context.Context, context.CancelFunc) {
-			return context.WithTimeout(t.Context(), 200*time.Millisecond)
-		}},
+		{"read timeout", readTimeout(200 * time.Millisecond), false},
+		{"context", func(*pgxpool.Config) {}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			late := storeOn(t, testenv.Postgres(t, tt.edit), table)
-			mustLoad(t, late, "a") // a connection is up
+			pool := testenv.Postgres(t, tt.edit)
+			late := storeOn(t, pool, table)
+			// A connection is up, with the statement prepared on it.
+			if _, ok, err := late.CompareAndSet(t.Context(), "a", scoped.Revision{Version: 99, Writer: scoped.NewToken()}, []byte("x"), scoped.NewToken()); err != nil || ok {
+				t.Fatalf("a refused write to prepare the statement: %v, %v", ok, err)
+			}
 			tx, err := admin.Begin(t.Context())
 			if err != nil {
 				t.Fatal(err)
@@ -96,10 +96,19 @@ func TestInFlightFailureIsNotMarked(t *testing.T) {
 			if _, err := tx.Exec(t.Context(), `SELECT 1 FROM "`+table+`" WHERE name = 'a' FOR UPDATE`); err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := tt.ctx()
+			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
 			tok := scoped.NewToken()
-			_, _, callErr := late.CompareAndSet(ctx, "a", rec.Revision(), []byte(tt.name), tok)
+			done := make(chan error, 1)
+			go func() {
+				_, _, err := late.CompareAndSet(ctx, "a", rec.Revision(), []byte(tt.name), tok)
+				done <- err
+			}()
+			waitForLock(t, admin, pool, 1) // the statement is on the server, whatever the client does
+			if tt.context {
+				cancel()
+			}
+			callErr := <-done
 			if callErr == nil || errors.Is(callErr, scoped.ErrNotApplied) {
 				t.Fatalf("CompareAndSet behind a held lock: %v; want an error not matching ErrNotApplied", callErr)
 			}
