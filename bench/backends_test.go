@@ -4,9 +4,12 @@ import (
 	"context"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/scoped-go/scoped"
 	"github.com/scoped-go/scoped/fallback/file"
 	"github.com/scoped-go/scoped/fallback/mysql"
+	"github.com/scoped-go/scoped/fallback/postgres"
 	"github.com/scoped-go/scoped/internal/testenv"
 	"github.com/scoped-go/scoped/redisstore"
 )
@@ -31,6 +34,7 @@ func backends() []backend {
 		{name: "redis", namespace: redisNamespace, open: openRedis},
 		{name: "file", namespace: fileNamespace, open: openFile},
 		{name: "mysql", namespace: mysqlNamespace, open: openMySQL},
+		{name: "postgres", namespace: postgresNamespace, open: openPostgres},
 	}
 }
 
@@ -115,5 +119,41 @@ func openMySQL(tb testing.TB, ns string) (scoped.Store, *requestCounter) {
 			tb.Errorf("closing the store of table %s: %v", ns, err)
 		}
 	})
+	return s, nil
+}
+
+// postgresMaxConns bounds the pool of a PostgreSQL store: the server is
+// shared, and on a small machine more backends than this only take turns.
+// Calls beyond it wait in the pool.
+const postgresMaxConns = 16
+
+// postgresNamespace returns a new table on the test PostgreSQL, dropped at
+// cleanup.
+func postgresNamespace(tb testing.TB) string {
+	pool := testenv.Postgres(tb, func(c *pgxpool.Config) { c.MaxConns = 1 })
+	table := testenv.UniqueName("scopedbench_")
+	s, err := postgres.New(pool, postgres.WithTable(table))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if _, err := pool.Exec(context.Background(), `DROP TABLE IF EXISTS "`+table+`"`); err != nil {
+			tb.Errorf("dropping table %s: %v", table, err)
+		}
+	})
+	if err := s.CreateTable(context.Background()); err != nil {
+		tb.Fatalf("creating table %s: %v", table, err)
+	}
+	return table
+}
+
+// openPostgres returns a store on the table ns with a pool of its own, of
+// at most postgresMaxConns connections. Its requests are not counted.
+func openPostgres(tb testing.TB, ns string) (scoped.Store, *requestCounter) {
+	pool := testenv.Postgres(tb, func(c *pgxpool.Config) { c.MaxConns = postgresMaxConns })
+	s, err := postgres.New(pool, postgres.WithTable(ns))
+	if err != nil {
+		tb.Fatal(err)
+	}
 	return s, nil
 }

@@ -4,15 +4,18 @@
 # then runs go vet, the race-enabled tests and the benchmarks in short mode,
 # and go vet and the race-enabled tests of each module under extra/.
 #
-# The servers are found at $SCOPED_REDIS_ADDR (default 127.0.0.1:6379) and
-# $SCOPED_MYSQL_DSN (default root@tcp(127.0.0.1:3306)/test). Servers at other
-# addresses are taken as they are: this script only manages the local ones.
+# The servers are found at $SCOPED_REDIS_ADDR (default 127.0.0.1:6379),
+# $SCOPED_MYSQL_DSN (default root@tcp(127.0.0.1:3306)/test) and
+# $SCOPED_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).
+# Servers at other addresses are taken as they are: this script only manages
+# the local ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 export SCOPED_REDIS_ADDR="${SCOPED_REDIS_ADDR:-127.0.0.1:6379}"
 export SCOPED_MYSQL_DSN="${SCOPED_MYSQL_DSN:-root@tcp(127.0.0.1:3306)/test}"
+export SCOPED_POSTGRES_URL="${SCOPED_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 
 say() { echo "test.sh: $*" >&2; }
 
@@ -67,8 +70,32 @@ ensure_mariadb() {
 	mariadb -uroot -h127.0.0.1 -P3306 -e 'CREATE DATABASE IF NOT EXISTS test'
 }
 
+ensure_postgres() {
+	[ "$SCOPED_POSTGRES_URL" = postgres://postgres@127.0.0.1:5432/test ] || return 0
+	compgen -G '/etc/postgresql/*/main' >/dev/null || apt_install postgresql
+	answers() { pg_isready -q -h 127.0.0.1 -p 5432; }
+	tcp_up() { psql -XAtq -h 127.0.0.1 -p 5432 -U postgres -d postgres -c 'SELECT 1'; }
+	as_postgres() { runuser -u postgres -- psql -XAtq "$@"; }
+	if ! answers; then
+		say "starting PostgreSQL on 127.0.0.1:5432"
+		pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n 1)" main start
+		wait_for answers || { say "PostgreSQL did not start"; exit 1; }
+	fi
+	if ! tcp_up >/dev/null 2>&1; then
+		# A fresh Debian install asks for a password over TCP.
+		say "letting postgres into PostgreSQL over TCP from 127.0.0.1 without a password, as the tests expect"
+		sed -i '1i host all postgres 127.0.0.1/32 trust' "$(as_postgres -c 'SHOW hba_file')"
+		as_postgres -c 'SELECT pg_reload_conf()' >/dev/null
+		wait_for tcp_up || { say "PostgreSQL refuses postgres over TCP"; exit 1; }
+	fi
+	if [ -z "$(psql -XAtq -h 127.0.0.1 -p 5432 -U postgres -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'test'")" ]; then
+		psql -XAtq -h 127.0.0.1 -p 5432 -U postgres -d postgres -c 'CREATE DATABASE test'
+	fi
+}
+
 ensure_redis
 ensure_mariadb
+ensure_postgres
 
 go vet ./...
 go test -race -count=1 -timeout 15m ./...

@@ -65,6 +65,16 @@ var backends = []backend{
 		})
 		return []string{"-store", testenv.MySQLDSN(), "-mysql-pool", "8"}
 	}},
+	{"postgres", func(t *testing.T, prefix string) []string {
+		pool := testenv.Postgres(t) // skips the test if PostgreSQL does not answer
+		t.Cleanup(func() {
+			// The command creates the default table if it is missing.
+			if _, err := pool.Exec(context.Background(), "DELETE FROM scoped_scopes WHERE name LIKE $1", prefix+"%"); err != nil {
+				t.Errorf("cleaning up: %v", err)
+			}
+		})
+		return []string{"-store", testenv.PostgresURL(), "-mysql-pool", "8"}
+	}},
 }
 
 // process is the command, serving.

@@ -20,7 +20,7 @@
 //
 //	-addr        SCOPED_ADDR        listen address (127.0.0.1:8080 with -serve, a free port otherwise)
 //	-store       SCOPED_STORE       redis:// or rediss:// URL, MySQL DSN (or mysql://DSN), file:DIR or DIR
-//	-mysql-pool  SCOPED_MYSQL_POOL  most MySQL connections open at once (16)
+//	-mysql-pool  SCOPED_MYSQL_POOL  most MySQL or PostgreSQL connections open at once (16)
 //	-prefix      SCOPED_PREFIX      prefix of every scope name
 //	-log-level   SCOPED_LOG_LEVEL   debug, info, warn or error (info with -serve, warn otherwise)
 //
@@ -102,7 +102,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&cfg.addr, "addr", getenv("SCOPED_ADDR"), "address to listen on (default 127.0.0.1:8080 with -serve, a free port otherwise) ($SCOPED_ADDR)")
 	fs.StringVar(&cfg.store, "store", env("SCOPED_STORE", filepath.Join(os.TempDir(), "scoped-counter")),
 		"where the state lives: redis:// or rediss:// URL, MySQL DSN, file:DIR or DIR ($SCOPED_STORE)")
-	fs.IntVar(&cfg.mysqlPool, "mysql-pool", pool, "most connections of the MySQL pool ($SCOPED_MYSQL_POOL)")
+	fs.IntVar(&cfg.mysqlPool, "mysql-pool", pool, "most connections of the MySQL or PostgreSQL pool ($SCOPED_MYSQL_POOL)")
 	fs.StringVar(&cfg.prefix, "prefix", getenv("SCOPED_PREFIX"), "prefix of every scope name ($SCOPED_PREFIX)")
 	fs.StringVar(&cfg.logLevel, "log-level", getenv("SCOPED_LOG_LEVEL"), "debug, info, warn or error (default info with -serve, warn otherwise) ($SCOPED_LOG_LEVEL)")
 	fs.BoolVar(&cfg.serve, "serve", false, "keep serving instead of sending test requests and exiting")

@@ -3,17 +3,19 @@ package main
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
 	mysqldriver "github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/scoped-go/scoped"
 	"github.com/scoped-go/scoped/fallback/file"
 	"github.com/scoped-go/scoped/fallback/mysql"
+	"github.com/scoped-go/scoped/fallback/postgres"
 	"github.com/scoped-go/scoped/redisstore"
 )
 
@@ -30,17 +32,17 @@ type opened struct {
 //	redis://[user:password@]host:port[/db]   Redis, parsed by redis.ParseURL
 //	rediss://...                             Redis over TLS
 //	mysql://DSN, or a DSN with tcp( or unix( MySQL or MariaDB (go-sql-driver DSN)
+//	postgres://, postgresql://               PostgreSQL, parsed by pgxpool.ParseConfig
 //	file:PATH, or any other string           a local directory (the file fallback)
 //
-// A MySQL pool holds at most mysqlPool connections.
+// A MySQL or PostgreSQL pool holds at most mysqlPool connections.
 func openStore(ctx context.Context, target string, mysqlPool int) (opened, error) {
 	scheme, rest, _ := strings.Cut(target, ":")
 	switch strings.ToLower(scheme) {
 	case "redis", "rediss":
 		return openRedis(ctx, target)
 	case "postgres", "postgresql":
-		// The PostgreSQL store is not part of scoped yet: open it here.
-		return opened{}, errors.New("postgres:// stores are not supported yet")
+		return openPostgres(ctx, target, mysqlPool)
 	case "mysql":
 		return openMySQL(ctx, strings.TrimPrefix(rest, "//"), mysqlPool)
 	case "file":
@@ -102,6 +104,34 @@ func openMySQL(ctx context.Context, dsn string, pool int) (opened, error) {
 		return opened{}, fmt.Errorf("%s: %w", where, err)
 	}
 	return opened{s, where, func() { s.Close(); db.Close() }}, nil
+}
+
+func openPostgres(ctx context.Context, target string, pool int) (opened, error) {
+	if pool < 1 {
+		return opened{}, fmt.Errorf("postgres pool of %d connections: want at least 1", pool)
+	}
+	cfg, err := pgxpool.ParseConfig(target)
+	if err != nil {
+		return opened{}, err
+	}
+	cfg.MaxConns = int32(min(pool, math.MaxInt32))
+	where := fmt.Sprintf("PostgreSQL at %s:%d, database %s, table %s, pool of %d",
+		cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, postgres.DefaultTable, pool)
+	db, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return opened{}, fmt.Errorf("%s: %w", where, err)
+	}
+	s, err := postgres.New(db)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = s.CreateTable(ctx)
+		cancel()
+	}
+	if err != nil {
+		db.Close()
+		return opened{}, fmt.Errorf("%s: %w", where, err)
+	}
+	return opened{s, where, db.Close}, nil
 }
 
 func openFile(dir string) (opened, error) {

@@ -15,13 +15,15 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 )
 
 // Environment variables naming the test servers.
 const (
-	RedisAddrEnv = "SCOPED_REDIS_ADDR" // host:port, default 127.0.0.1:6379
-	MySQLDSNEnv  = "SCOPED_MYSQL_DSN"  // go-sql-driver DSN, default root@tcp(127.0.0.1:3306)/test
+	RedisAddrEnv   = "SCOPED_REDIS_ADDR"   // host:port, default 127.0.0.1:6379
+	MySQLDSNEnv    = "SCOPED_MYSQL_DSN"    // go-sql-driver DSN, default root@tcp(127.0.0.1:3306)/test
+	PostgresURLEnv = "SCOPED_POSTGRES_URL" // pgx connection string, default postgres://postgres@127.0.0.1:5432/test
 )
 
 // RedisAddr returns the address of the test Redis server.
@@ -29,6 +31,50 @@ func RedisAddr() string { return getenv(RedisAddrEnv, "127.0.0.1:6379") }
 
 // MySQLDSN returns the data source name of the test MySQL or MariaDB server.
 func MySQLDSN() string { return getenv(MySQLDSNEnv, "root@tcp(127.0.0.1:3306)/test") }
+
+// PostgresURL returns the connection string of the test PostgreSQL server.
+func PostgresURL() string {
+	return getenv(PostgresURLEnv, "postgres://postgres@127.0.0.1:5432/test")
+}
+
+// PostgresMaxConns bounds the connections of a pool made by Postgres, unless
+// an edit changes it: the test server is shared.
+const PostgresMaxConns = 8
+
+// Postgres returns a pool on the test PostgreSQL server, closed at cleanup.
+// Its connections are at most PostgresMaxConns, and carry an
+// application_name of their own (see ApplicationName), so that a test can
+// find them, and only them, in pg_stat_activity. edits change the pool's
+// configuration before the pool is made.
+func Postgres(t testing.TB, edits ...func(*pgxpool.Config)) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(PostgresURL())
+	if err != nil {
+		t.Fatalf("$%s: %v", PostgresURLEnv, err)
+	}
+	cfg.MaxConns = PostgresMaxConns
+	cfg.ConnConfig.RuntimeParams["application_name"] = UniqueName("scopedtest_")
+	for _, edit := range edits {
+		edit(cfg)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("$%s: %v", PostgresURLEnv, err)
+	}
+	t.Cleanup(pool.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := pool.Ping(ctx); err != nil {
+		Unavailable(t, fmt.Sprintf("PostgreSQL at %s:%d ($%s)", cfg.ConnConfig.Host, cfg.ConnConfig.Port, PostgresURLEnv), err)
+	}
+	return pool
+}
+
+// ApplicationName returns the application_name of the connections of a
+// pool made by Postgres.
+func ApplicationName(pool *pgxpool.Pool) string {
+	return pool.Config().ConnConfig.RuntimeParams["application_name"]
+}
 
 // Redis returns a client of the test Redis server, closed at cleanup.
 func Redis(t testing.TB) *redis.Client {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/scoped-go/scoped/internal/testenv"
@@ -26,6 +27,7 @@ type machine struct {
 	Go       string
 	Redis    string
 	MySQL    string
+	Postgres string
 }
 
 // describeMachine gathers the machine's description; cpuHeader is the cpu
@@ -39,6 +41,7 @@ func describeMachine(ctx context.Context, cpuHeader string) machine {
 		Go:       runtime.Version(),
 		Redis:    redisVersion(ctx),
 		MySQL:    mysqlVersion(ctx),
+		Postgres: postgresVersion(ctx),
 	}
 	if k, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Platform += ", kernel " + strings.TrimSpace(string(k))
@@ -110,4 +113,17 @@ func mysqlVersion(ctx context.Context) string {
 		return fmt.Sprintf("unknown (%v)", err)
 	}
 	return "MySQL " + v
+}
+
+// postgresVersion returns the version of the test PostgreSQL, or why it is
+// unknown.
+func postgresVersion(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, testenv.PostgresURL())
+	if err != nil {
+		return fmt.Sprintf("unknown (%v)", err)
+	}
+	defer conn.Close(context.Background())
+	return "PostgreSQL " + conn.PgConn().ParameterStatus("server_version")
 }

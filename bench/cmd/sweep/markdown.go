@@ -35,7 +35,7 @@ func writeSection(w io.Writer, rep *report, ru run) {
 	fmt.Fprintln(w, "## Latest run")
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "- Machine: %d CPUs (%s), %s, %s\n", m.CPUs, m.CPUModel, cmp.Or(m.Memory, "memory unknown"), m.Platform)
-	fmt.Fprintf(w, "- Software: Go %s, %s, %s\n", strings.TrimPrefix(m.Go, "go"), m.Redis, m.MySQL)
+	fmt.Fprintf(w, "- Software: Go %s, %s, %s, %s\n", strings.TrimPrefix(m.Go, "go"), m.Redis, m.MySQL, m.Postgres)
 	fmt.Fprintf(w, "- Date: %s; the run took %s\n", ru.Date, ru.Duration)
 	fmt.Fprintf(w, "- Command: `%s`, which ran `%s`\n", ru.Command, ru.GoTest)
 	fmt.Fprintln(w)

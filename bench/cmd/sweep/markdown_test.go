@@ -32,12 +32,12 @@ func TestReplaceSection(t *testing.T) {
 func TestWriteSection(t *testing.T) {
 	var b strings.Builder
 	writeSection(&b, parseSample(t), run{
-		Machine: machine{CPUs: 2, CPUModel: "Test CPU", Go: "go1.26.0", Redis: "Redis 7.0.15", MySQL: "MySQL 10.11"},
+		Machine: machine{CPUs: 2, CPUModel: "Test CPU", Go: "go1.26.0", Redis: "Redis 7.0.15", MySQL: "MySQL 10.11", Postgres: "PostgreSQL 15.20"},
 		Command: "go run ./bench/cmd/sweep", GoTest: "go test ...", Date: "today", Duration: "1m", Chart: "bench/results.svg",
 	})
 	out := b.String()
 	for _, want := range []string{
-		beginMarker, endMarker, "Medians over the 1 to 2 runs of each benchmark", "2 CPUs (Test CPU)", "Go 1.26.0, Redis 7.0.15, MySQL 10.11", "`go run ./bench/cmd/sweep`",
+		beginMarker, endMarker, "Medians over the 1 to 2 runs of each benchmark", "2 CPUs (Test CPU)", "Go 1.26.0, Redis 7.0.15, MySQL 10.11, PostgreSQL 15.20", "`go run ./bench/cmd/sweep`",
 		"| `Increment/redis/hot/g64` |", "](bench/results.svg)", "| hot, Redis, 64 goroutines: ≥ 2× INCR ops/s | 3.50× | met |",
 		"- `IncrementProcs/redis/hot/p4xg16` failed: procs_test.go:123:", "- `Increment/mysql/hot/g1` skipped: increment_test.go:80:",
 	} {

@@ -24,7 +24,7 @@ type series struct {
 	Points   []*result
 }
 
-var backendColors = map[string]string{"redis": "#d62728", "file": "#1f77b4", "mysql": "#2ca02c"}
+var backendColors = map[string]string{"redis": "#d62728", "file": "#1f77b4", "mysql": "#2ca02c", "postgres": "#9467bd"}
 
 // seriesOf groups the results of rep into the chart's lines: one per
 // baseline, per backend and contention, and per cross-process layout.
@@ -52,7 +52,7 @@ func seriesOf(rep *report) []*series {
 }
 
 func newSeries(r *result, procsMarkers map[string]int) *series {
-	color := cmp.Or(backendColors[r.Backend], "#9467bd")
+	color := cmp.Or(backendColors[r.Backend], "#8c564b")
 	switch r.Kind {
 	case kindIncr:
 		return &series{Label: "INCR", Baseline: true, Color: "#000000", Width: 3.5, Marker: "square", Line: true}

@@ -47,7 +47,7 @@ func ratio(r, base *result) (float64, bool) {
 
 var (
 	kindOrder    = []string{kindIncr, kindWatchMulti, kindEngine, kindProcs}
-	backendOrder = []string{"redis", "file", "mysql"}
+	backendOrder = []string{"redis", "file", "mysql", "postgres"}
 )
 
 // rank orders s by its place in order, unknown values last.

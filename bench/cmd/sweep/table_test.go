@@ -31,6 +31,25 @@ func TestWriteTable(t *testing.T) {
 	}
 }
 
+// Each backend's rows come in the order of backendOrder, postgres after
+// mysql, and an unknown backend after them all.
+func TestBackendOrder(t *testing.T) {
+	var rs []*result
+	for _, be := range []string{"other", "postgres", "mysql", "file", "redis"} {
+		rs = append(rs, &result{Name: "BenchmarkIncrement/" + be + "/hot/g1", Kind: kindEngine, Backend: be, Contention: "hot", Procs: 1, Goroutines: 1})
+	}
+	var got []string
+	for _, r := range sorted(rs) {
+		got = append(got, r.Backend)
+	}
+	if want := "redis file mysql postgres other"; strings.Join(got, " ") != want {
+		t.Fatalf("backends in the order %v; want %s", got, want)
+	}
+	if backendColors["postgres"] == "" {
+		t.Fatal("postgres has no color of its own in the chart")
+	}
+}
+
 func TestFormats(t *testing.T) {
 	tests := []struct {
 		got, want string
