@@ -225,7 +225,7 @@ func TestOpenStore(t *testing.T) {
 	}
 	for target, want := range map[string]string{
 		"postgres://u@127.0.0.1:1/db":      "PostgreSQL at 127.0.0.1:1",
-		"postgresql://u@127.0.0.1:1/db":    "PostgreSQL at 127.0.0.1:1",
+		"POSTGRESQL://u@127.0.0.1:1/db":    "PostgreSQL at 127.0.0.1:1",
 		"redis://h:1/x":                    "invalid database number",
 		"root@tcp(127.0.0.1:1)/db":         "MySQL at 127.0.0.1:1",
 		"mysql://root@tcp(127.0.0.1:1)/db": "MySQL at 127.0.0.1:1",

@@ -42,7 +42,7 @@ func openStore(ctx context.Context, target string, mysqlPool int) (opened, error
 	case "redis", "rediss":
 		return openRedis(ctx, target)
 	case "postgres", "postgresql":
-		return openPostgres(ctx, target, mysqlPool)
+		return openPostgres(ctx, strings.ToLower(scheme)+":"+rest, mysqlPool) // pgx wants the scheme in lower case
 	case "mysql":
 		return openMySQL(ctx, strings.TrimPrefix(rest, "//"), mysqlPool)
 	case "file":
