@@ -5,7 +5,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,15 +12,9 @@ import (
 	mysqldriver "github.com/go-sql-driver/mysql"
 
 	"github.com/scoped-go/scoped"
+	"github.com/scoped-go/scoped/internal/ledger"
 	"github.com/scoped-go/scoped/internal/testenv"
 )
-
-// ledger is a counter that also lists the calls that incremented it, so
-// that a lost or doubled increment shows which call it was.
-type ledger struct {
-	N     int
-	Calls []int64
-}
 
 // While calls increment one scope from two engines, a second connection
 // kills the store's connections in the middle of their statements, until
@@ -54,7 +47,7 @@ func TestConnectionKill(t *testing.T) {
 					default:
 					}
 					call := nextCall.Add(1)
-					_, err := scoped.Update(t.Context(), e, "ledger", func(l *ledger) (int, error) {
+					_, err := scoped.Update(t.Context(), e, "ledger", func(l *ledger.Ledger) (int, error) {
 						l.N++
 						l.Calls = append(l.Calls, call)
 						return l.N, nil
@@ -119,7 +112,7 @@ func TestConnectionKill(t *testing.T) {
 	close(stop)
 	wg.Wait()
 
-	l, err := scoped.Read[ledger](t.Context(), scoped.New(s), "ledger")
+	l, err := scoped.Read[ledger.Ledger](t.Context(), scoped.New(s), "ledger")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,39 +125,7 @@ func TestConnectionKill(t *testing.T) {
 	for _, err := range unwrapped {
 		t.Errorf("error without the driver's error in its chain: %v", err)
 	}
-	if l.N != len(l.Calls) {
-		t.Fatalf("ledger counts %d increments but lists %d", l.N, len(l.Calls))
-	}
-	inLedger := map[int64]int{}
-	for _, c := range l.Calls {
-		inLedger[c]++
-	}
-	for c, n := range inLedger {
-		if n != 1 {
-			t.Errorf("call %d incremented %d times", c, n)
-		}
-		if !slices.Contains(succeeded, c) && !slices.Contains(unknown, c) {
-			t.Errorf("call %d is in the ledger but neither succeeded nor ended unknown", c)
-		}
-	}
-	for _, c := range succeeded {
-		if inLedger[c] == 0 {
-			t.Errorf("call %d succeeded but its increment is lost", c)
-		}
-	}
-	for _, c := range refused {
-		if inLedger[c] != 0 {
-			t.Errorf("call %d failed with a definite error but its increment was written", c)
-		}
-	}
-	landed := 0
-	for _, c := range unknown {
-		landed += inLedger[c]
-	}
-	if l.N != len(succeeded)+landed {
-		t.Errorf("ledger at %d; want %d successes + %d unknown calls that landed", l.N, len(succeeded), landed)
-	}
-	t.Logf("%d of %d unknown calls had landed", landed, len(unknown))
+	ledger.Check(t, l, succeeded, unknown, refused)
 }
 
 // fromDriver reports whether err wraps an error of the driver or of
