@@ -59,7 +59,7 @@ func (b *batch) commit() {
 			continue
 		}
 		final := b.apply()
-		if sameValue(final, b.rec.Value) {
+		if final.same(b.rec) {
 			if b.current() || b.confirm() {
 				b.settle(b.rec, false)
 				return
@@ -69,11 +69,11 @@ func (b *batch) commit() {
 		if !b.seal() {
 			continue // a call left since its handler ran: run the rest again
 		}
-		token := NewToken()
-		cur, ok, err := b.write(final, token)
+		final.Writer = NewToken()
+		cur, ok, err := b.write(final)
 		var tooLarge *ValueTooLargeError
 		switch {
-		case err == nil && (ok || cur.Writer == token):
+		case err == nil && (ok || cur.Writer == final.Writer):
 			// A conflict with our own token: the client re-sent a write
 			// that had been applied, and the second copy lost to the first.
 			b.read = b.gathered // the write was sent after every call arrived
@@ -90,7 +90,7 @@ func (b *batch) commit() {
 		case retryable(err):
 			b.failed(writeError(b.ent.name, err), true)
 		default:
-			b.resolve(final, token, err)
+			b.resolve(final, err)
 			return
 		}
 	}
@@ -139,22 +139,23 @@ func (b *batch) confirm() bool {
 }
 
 // apply runs every handler of the batch on the base record and returns the
-// resulting encoding. If that is over the size limit, it runs them again,
-// refusing each change that would make the value too large: only the calls
-// that made it so fail.
-func (b *batch) apply() []byte {
-	w := &working{name: b.ent.name, blob: b.rec.Value}
+// resulting value and expiry, without a writer. If the value is over the
+// size limit, it runs them again, refusing each change that would make the
+// value too large: only the calls that made it so fail.
+func (b *batch) apply() Write {
+	w := &working{name: b.ent.name, blob: b.rec.Value, expires: b.rec.ExpiresAt}
 	for _, o := range b.ops {
 		o.run(w, 0)
 	}
 	if final := w.bytes(); len(final) <= b.limit {
-		return final
+		return Write{Value: final, ExpiresAt: w.expires}
 	}
-	w = &working{name: b.ent.name, blob: b.rec.Value}
+	w = &working{name: b.ent.name, blob: b.rec.Value, expires: b.rec.ExpiresAt}
 	for _, o := range b.ops {
 		o.run(w, b.limit)
 	}
-	return w.bytes() // within the limit, or the base record unchanged
+	// within the limit, or the base record unchanged
+	return Write{Value: w.bytes(), ExpiresAt: w.expires}
 }
 
 // current reports whether the base record was read after every call of the
@@ -179,7 +180,7 @@ func (b *batch) storeCtx() context.Context {
 
 // write commits final over the base record: a compare-and-set, or a delete
 // when the scope ends up without a value.
-func (b *batch) write(final []byte, token Token) (Record, bool, error) {
+func (b *batch) write(final Write) (Record, bool, error) {
 	b.e.counters.writes.Add(1)
 	ctx, start := b.storeCtx(), b.e.storeStart()
 	var (
@@ -187,11 +188,11 @@ func (b *batch) write(final []byte, token Token) (Record, bool, error) {
 		ok  bool
 		err error
 	)
-	if final == nil {
+	if final.Value == nil {
 		cur, ok, err = b.e.store.Delete(ctx, b.ent.name, b.rec.Revision())
 		b.e.storeDone(ctx, b.ent.name, StoreDelete, start, ok, err)
 	} else {
-		cur, ok, err = b.e.store.CompareAndSet(ctx, b.ent.name, b.rec.Revision(), final, token)
+		cur, ok, err = b.e.store.CompareAndSet(ctx, b.ent.name, b.rec.Revision(), final)
 		b.e.storeDone(ctx, b.ent.name, StoreCompareAndSet, start, ok, err)
 	}
 	return cur, ok, err
@@ -267,6 +268,8 @@ func dataError(err error) bool {
 // errConflict marks a failed attempt as a conflict, for failed.
 var errConflict = errors.New("conflict")
 
-func sameValue(a, b []byte) bool {
-	return bytes.Equal(a, b) && (a == nil) == (b == nil)
+// same reports whether w would leave rec as it is: the same value and
+// expiry.
+func (w Write) same(rec Record) bool {
+	return bytes.Equal(w.Value, rec.Value) && (w.Value == nil) == (rec.Value == nil) && w.ExpiresAt.Equal(rec.ExpiresAt)
 }

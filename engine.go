@@ -71,19 +71,25 @@ func New(store Store, opts ...Option) *Engine {
 // discarded. fn must not call the engine on its own scope: the inner call
 // would wait for the outer one forever.
 //
+// opts set what the call writes beside the fields: ExpireAfter, ExpireAt,
+// Persist.
+//
 // An error matching ErrCommitUnknown means the change may have been
 // written; any other error means it was not, and never will be.
-func Run[R any](ctx context.Context, e *Engine, name string, fn func(s *Scope) (R, error)) (R, error) {
+func Run[R any](ctx context.Context, e *Engine, name string, fn func(s *Scope) (R, error), opts ...CallOption) (R, error) {
 	var res R
+	call := newCallOptions(opts)
 	err := e.submit(ctx, name, &op{kind: KindRun, apply: func(w *working) error {
 		s, err := w.fields()
 		if err != nil {
 			return err
 		}
+		s.expires = w.expires
 		r, err := fn(s)
 		if err != nil {
 			return err
 		}
+		call.apply(w, e.opts.now)
 		res = r
 		return nil
 	}})
@@ -100,9 +106,11 @@ func Run[R any](ctx context.Context, e *Engine, name string, fn func(s *Scope) (
 // returns fn's result once committed. Errors, panics and re-runs are as for
 // Run. A scope left at T's zero value that had no value stays absent. If the
 // stored value has fields that T does not hold, Update fails with an
-// *UnknownFieldError rather than drop them.
-func Update[T, R any](ctx context.Context, e *Engine, name string, fn func(v *T) (R, error)) (R, error) {
+// *UnknownFieldError rather than drop them. opts set the scope's expiry, as
+// for Run.
+func Update[T, R any](ctx context.Context, e *Engine, name string, fn func(v *T) (R, error), opts ...CallOption) (R, error) {
 	var res R
+	call := newCallOptions(opts)
 	err := e.submit(ctx, name, &op{kind: KindUpdate, apply: func(w *working) error {
 		before := w.bytes()
 		v := new(T)
@@ -127,6 +135,7 @@ func Update[T, R any](ctx context.Context, e *Engine, name string, fn func(v *T)
 			}
 		}
 		w.set(after)
+		call.apply(w, e.opts.now)
 		res = r
 		return nil
 	}})
@@ -167,6 +176,7 @@ func View[R any](ctx context.Context, e *Engine, name string, fn func(s *Scope) 
 	if err != nil {
 		return zero, err
 	}
+	s.expires = rec.ExpiresAt
 	return fn(s)
 }
 

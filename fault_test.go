@@ -18,10 +18,10 @@ import (
 // compare-and-sets, so that every attempt conflicts.
 type rivalStore struct{ *memstore.Store }
 
-func (r rivalStore) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+func (r rivalStore) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, next scoped.Write) (scoped.Record, bool, error) {
 	cur, _ := r.Store.Load(ctx, name)
-	r.Store.CompareAndSet(ctx, name, cur.Revision(), []byte{0x01}, scoped.NewToken())
-	return r.Store.CompareAndSet(ctx, name, expected, value, writer)
+	r.Store.CompareAndSet(ctx, name, cur.Revision(), scoped.Write{Value: []byte{0x01}, Writer: scoped.NewToken()})
+	return r.Store.CompareAndSet(ctx, name, expected, next)
 }
 
 func TestTooManyConflicts(t *testing.T) {
@@ -314,9 +314,9 @@ func TestCancelledMidWrite(t *testing.T) {
 // whose reply it lost would: the second copy conflicts with the first.
 type resendStore struct{ *memstore.Store }
 
-func (r resendStore) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
-	r.Store.CompareAndSet(ctx, name, expected, value, writer)
-	return r.Store.CompareAndSet(ctx, name, expected, value, writer)
+func (r resendStore) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, next scoped.Write) (scoped.Record, bool, error) {
+	r.Store.CompareAndSet(ctx, name, expected, next)
+	return r.Store.CompareAndSet(ctx, name, expected, next)
 }
 
 func TestResentWriteIsNotDoubled(t *testing.T) {
@@ -377,7 +377,7 @@ type zombieStore struct {
 	pending func()
 }
 
-func (z *zombieStore) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+func (z *zombieStore) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, next scoped.Write) (scoped.Record, bool, error) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	if z.pending != nil {
@@ -386,10 +386,10 @@ func (z *zombieStore) CompareAndSet(ctx context.Context, name string, expected s
 	}
 	if z.armed {
 		z.armed = false
-		z.pending = func() { z.Store.CompareAndSet(context.Background(), name, expected, value, writer) }
+		z.pending = func() { z.Store.CompareAndSet(context.Background(), name, expected, next) }
 		return scoped.Record{}, false, errConnReset
 	}
-	return z.Store.CompareAndSet(ctx, name, expected, value, writer)
+	return z.Store.CompareAndSet(ctx, name, expected, next)
 }
 
 // A write whose reply was lost and that lands later is not applied twice:
@@ -418,7 +418,7 @@ func rivalWhenQueued(t *testing.T, e *scoped.Engine, s *memstore.Store, calls ui
 		if m == "CompareAndSet" && rival.CompareAndSwap(true, false) {
 			waitFor(t, "the calls to queue", func() bool { return e.Stats().Calls == calls })
 			cur, _ := s.Load(ctx, name)
-			s.CompareAndSet(ctx, name, cur.Revision(), []byte{0x05}, scoped.NewToken())
+			s.CompareAndSet(ctx, name, cur.Revision(), scoped.Write{Value: []byte{0x05}, Writer: scoped.NewToken()})
 		}
 		return nil
 	}

@@ -170,7 +170,7 @@ func TestBatchIsBounded(t *testing.T) {
 		case 2: // another writer commits 100 first
 			rival.Store(true)
 			cur, _ := s.Load(ctx, name)
-			s.CompareAndSet(ctx, name, cur.Revision(), []byte{100}, scoped.NewToken())
+			s.CompareAndSet(ctx, name, cur.Revision(), scoped.Write{Value: []byte{100}, Writer: scoped.NewToken()})
 			rival.Store(false)
 		}
 		return nil
@@ -202,11 +202,11 @@ type limitedStore struct {
 	limit int
 }
 
-func (l limitedStore) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
-	if len(value) > l.limit {
-		return scoped.Record{}, false, &scoped.ValueTooLargeError{Scope: name, Size: len(value), Limit: l.limit}
+func (l limitedStore) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, next scoped.Write) (scoped.Record, bool, error) {
+	if len(next.Value) > l.limit {
+		return scoped.Record{}, false, &scoped.ValueTooLargeError{Scope: name, Size: len(next.Value), Limit: l.limit}
 	}
-	return l.Store.CompareAndSet(ctx, name, expected, value, writer)
+	return l.Store.CompareAndSet(ctx, name, expected, next)
 }
 
 // One call whose change makes the value too large fails alone, whether the

@@ -31,6 +31,7 @@ type options struct {
 	maxBatchCalls int
 	maxBatchBytes int
 	hooks         Hooks
+	now           func() time.Time
 	invalid       []string // what New refuses, one line per bad option
 }
 
@@ -44,6 +45,7 @@ func defaultOptions() options {
 		cacheBytes:    DefaultCacheBytes,
 		maxBatchCalls: DefaultMaxBatchCalls,
 		maxBatchBytes: DefaultMaxBatchBytes,
+		now:           time.Now,
 	}
 }
 
@@ -126,4 +128,17 @@ func WithMaxBatch(calls, bytes int) Option {
 // hold.
 func (o *options) batchBound(size int) int {
 	return max(1, min(o.maxBatchCalls, o.maxBatchBytes/max(size, 1)))
+}
+
+// WithClock sets the clock that ExpireAfter counts from, time.Now by
+// default. Whether a record has expired is decided by the store's clock
+// (the Redis server's, say), so the two should agree. now must not be nil.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) {
+		if now == nil {
+			o.refuse("WithClock(nil): a clock is needed")
+			return
+		}
+		o.now = now
+	}
 }

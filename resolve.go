@@ -4,7 +4,7 @@ package scoped
 // learn its outcome.
 const resolveTries = 3
 
-// resolve settles the batch after the write of final with token failed
+// resolve settles the batch after the write of final failed
 // with cause, which does not say whether the server performed it.
 //
 // It sends the very same write again, after a short wait, up to
@@ -21,7 +21,7 @@ const resolveTries = 3
 // expects no record, which comes back whenever the scope is deleted, so a
 // second copy could create the scope a second time after the first was
 // deleted. Every other expected revision is gone for good once replaced.
-func (b *batch) resolve(final []byte, token Token, cause error) {
+func (b *batch) resolve(final Write, cause error) {
 	create := b.rec.Revision().IsZero()
 	for try := 1; try <= resolveTries; try++ {
 		if b.e.opts.backoff(b.ctx, try) != nil {
@@ -35,12 +35,12 @@ func (b *batch) resolve(final []byte, token Token, cause error) {
 		if create {
 			cur, err = b.loadRecord()
 		} else {
-			cur, ok, err = b.write(final, token)
+			cur, ok, err = b.write(final)
 		}
 		if err != nil {
 			continue // every copy is fenced the same way: send another
 		}
-		if ok || cur.Writer == token {
+		if ok || cur.Writer == final.Writer {
 			b.settle(cur, true)
 			return
 		}

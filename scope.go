@@ -2,6 +2,7 @@ package scoped
 
 import (
 	"fmt"
+	"time"
 	"maps"
 	"slices"
 )
@@ -20,6 +21,7 @@ type Scope struct {
 	absent   bool // the scope had no stored value when decoded
 	dirty    bool // fields changed since the last encoding
 	undo     []undoStep
+	expires  time.Time // see Expiry
 }
 
 // undoStep is what one Set or Delete replaced, so that the changes of a

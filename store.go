@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"iter"
 	"math/rand/v2"
+	"time"
 )
 
 // Store is the contract every backend implements. Only the engine calls it:
@@ -20,6 +22,14 @@ import (
 // writer together: a writer token is drawn afresh for every write, so a
 // revision never comes back once it is gone, even when versions do, and a
 // stale expectation can never match a re-created record.
+//
+// A record may expire: a write gives it an expiry time, or none. Once its
+// expiry time has passed, by the store's clock (the Redis server's, the
+// process's for the other stores), the record is gone as if deleted: Load
+// returns the zero Record, a write expecting its revision is refused with
+// the zero Record, a write expecting the zero Revision creates the scope
+// again at version 1, and List leaves it out. A store may reclaim the space
+// of expired records lazily (see Sweeper); the engine never needs it to.
 //
 // Implementations must be safe for concurrent use. Each method should reach
 // the backing server once (one round trip), so that one engine attempt costs
@@ -47,14 +57,13 @@ type Store interface {
 	// record is not an error: it is the zero Record.
 	Load(ctx context.Context, name string) (Record, error)
 
-	// CompareAndSet stores value, written by writer, if and only if the
-	// scope's current revision is expected (the zero Revision: the scope
-	// has no record). It stores version expected.Version+1 and returns the
-	// new record and true. Otherwise it writes nothing and returns the
-	// current record (the zero Record if there is none) and false, so that
-	// the caller can retry without another Load. value is never empty and
-	// writer never zero.
-	CompareAndSet(ctx context.Context, name string, expected Revision, value []byte, writer Token) (Record, bool, error)
+	// CompareAndSet stores next if and only if the scope's current
+	// revision is expected (the zero Revision: the scope has no record). It
+	// stores version expected.Version+1, with next's value, writer and
+	// expiry time, and returns the new record and true. Otherwise it writes
+	// nothing and returns the current record (the zero Record if there is
+	// none) and false, so that the caller can retry without another Load.
+	CompareAndSet(ctx context.Context, name string, expected Revision, next Write) (Record, bool, error)
 
 	// Delete removes the scope's record if and only if its current
 	// revision is expected, and returns the zero Record and true.
@@ -62,6 +71,38 @@ type Store interface {
 	// false. Deleting a scope that has no record, expecting the zero
 	// Revision, succeeds and changes nothing.
 	Delete(ctx context.Context, name string, expected Revision) (Record, bool, error)
+
+	// List yields the name of every scope with a record whose name begins
+	// with prefix ("" for all), in no particular order. A scope that keeps
+	// its record for the whole listing is yielded exactly once; one
+	// created, deleted or expiring meanwhile may be yielded or not, but
+	// never twice. Characters that are patterns to the server (*, ?, [, %,
+	// _, \) match only themselves. An error ends the listing: it is
+	// yielded once, with an empty name. The listing stops when the loop
+	// breaks, and holds no server resources after it.
+	List(ctx context.Context, prefix string) iter.Seq2[string, error]
+}
+
+// Sweeper is implemented by stores that keep expired records until they
+// are reclaimed (the file, MySQL and PostgreSQL stores; Redis reclaims
+// them itself). Expired records are never visible, so sweeping is only
+// about space.
+type Sweeper interface {
+	// Sweep removes at most limit records that expired before it began,
+	// and returns how many it removed: fewer than limit when no more are
+	// left. A record written again meanwhile is never removed.
+	Sweep(ctx context.Context, limit int) (int, error)
+}
+
+// Write is the state a CompareAndSet stores.
+type Write struct {
+	// Value is the msgpack encoding of the scope's value; never empty.
+	Value []byte
+	// Writer is the token of this write; never zero.
+	Writer Token
+	// ExpiresAt is when the record expires, to the millisecond; the zero
+	// time for never.
+	ExpiresAt time.Time
 }
 
 // Revision identifies one committed state of a scope: the version and the
@@ -86,6 +127,9 @@ type Record struct {
 	// Writer is the token of the write that produced Version; zero when
 	// the scope has no record.
 	Writer Token
+	// ExpiresAt is when the record expires, to the millisecond; the zero
+	// time if it never does, or the scope has no record.
+	ExpiresAt time.Time
 }
 
 // Exists reports whether the record holds a value.

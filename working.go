@@ -1,5 +1,7 @@
 package scoped
 
+import "time"
+
 // working is a scope's value while the handlers of one batch run on it, one
 // after another. Typed handlers read and replace its encoding; Run handlers
 // share one decoded Scope, encoded only when its bytes are needed.
@@ -7,14 +9,18 @@ type working struct {
 	name  string
 	blob  []byte // canonical encoding, nil when absent; stale while scope is dirty
 	scope *Scope // decoded fields of blob, or nil
+	// expires is when the value expires, zero for never; it goes when
+	// the value does.
+	expires time.Time
 }
 
 // checkpoint is what rollback needs to take back one handler's changes.
 type checkpoint struct {
-	blob  []byte
-	scope *Scope
-	undo  int
-	dirty bool
+	blob    []byte
+	expires time.Time
+	scope   *Scope
+	undo    int
+	dirty   bool
 }
 
 // bytes returns the current encoding, nil when the scope is absent.
@@ -26,9 +32,13 @@ func (w *working) bytes() []byte {
 	return w.blob
 }
 
-// set replaces the value with the canonical encoding b (nil: absent).
+// set replaces the value with the canonical encoding b (nil: absent, and
+// no expiry).
 func (w *working) set(b []byte) {
 	w.blob, w.scope = b, nil
+	if b == nil {
+		w.expires = time.Time{}
+	}
 }
 
 // fields returns the decoded Scope, decoding it on first use.
@@ -44,7 +54,7 @@ func (w *working) fields() (*Scope, error) {
 }
 
 func (w *working) checkpoint() checkpoint {
-	cp := checkpoint{blob: w.blob, scope: w.scope}
+	cp := checkpoint{blob: w.blob, scope: w.scope, expires: w.expires}
 	if w.scope != nil {
 		cp.undo, cp.dirty = len(w.scope.undo), w.scope.dirty
 	}
@@ -57,5 +67,5 @@ func (w *working) rollback(cp checkpoint) {
 		cp.scope.rollback(cp.undo)
 		cp.scope.dirty = cp.dirty
 	}
-	w.blob, w.scope = cp.blob, cp.scope
+	w.blob, w.scope, w.expires = cp.blob, cp.scope, cp.expires
 }

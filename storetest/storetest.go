@@ -1,11 +1,12 @@
 // Package storetest is the conformance suite of the scoped.Store contract.
-// Every backend's tests call Run with a constructor; a backend that passes is
+// Every backend's tests call Run with a Harness; a backend that passes is
 // interchangeable with every other.
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.Run(t,
-//			func(t *testing.T) scoped.Store { return newStore(t) },
-//			func(t *testing.T, s scoped.Store) int { return countKeys(t, s) })
+//		storetest.Run(t, storetest.Harness{
+//			NewStore:  func(t *testing.T, clock *storetest.Clock) scoped.Store { return newStore(t, clock.Now) },
+//			Footprint: func(t *testing.T, s scoped.Store) int { return countKeys(t, s) },
+//		})
 //	}
 package storetest
 
@@ -21,48 +22,71 @@ import (
 	"github.com/scoped-go/scoped"
 )
 
-// NewStore returns a store with no scopes in it, cleaned up by t.Cleanup.
-type NewStore func(t *testing.T) scoped.Store
+// Harness is what the suite needs of a backend.
+type Harness struct {
+	// NewStore returns a store with no scopes in it, cleaned up by
+	// t.Cleanup, whose time is clock (see Clock).
+	NewStore func(t *testing.T, clock *Clock) scoped.Store
+	// Footprint returns how many units of storage a store holds: keys,
+	// rows or files, expired records included. The suite checks that
+	// deleted scopes leave nothing behind, and that Sweep reclaims expired
+	// ones, by comparing it before and after. Every backend must give one.
+	Footprint func(t *testing.T, s scoped.Store) int
+}
 
-// Footprint returns how many units of storage s holds: keys, rows or files.
-// The suite checks that deleted scopes leave nothing behind by comparing it
-// before and after.
-type Footprint func(t *testing.T, s scoped.Store) int
-
-// Run checks the whole Store contract against stores made by newStore, each
-// behaviour in its own subtest with a fresh store. footprint measures what a
-// store holds, to check that deleted scopes leave nothing; every backend
-// must give one.
-func Run(t *testing.T, newStore NewStore, footprint Footprint) {
+// Run checks the whole Store contract against stores made by h, each
+// behaviour in its own subtest with a fresh store and clock.
+func Run(t *testing.T, h Harness) {
+	if h.NewStore == nil || h.Footprint == nil {
+		t.Fatal("storetest.Run: the Harness needs NewStore and Footprint")
+	}
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s scoped.Store)
+		fn   func(t *testing.T, s scoped.Store, c *Clock)
 	}{
-		{"MissingScope", testMissingScope},
-		{"FirstWrite", testFirstWrite},
-		{"MismatchReturnsCurrent", testMismatchReturnsCurrent},
-		{"WriterIsChecked", testWriterIsChecked},
-		{"VersionsIncrease", testVersionsIncrease},
-		{"DeleteRemovesRecord", testDeleteRemovesRecord},
-		{"DeleteMismatch", testDeleteMismatch},
-		{"DeleteNeverWritten", testDeleteNeverWritten},
-		{"StaleWriteAfterRecreate", testStaleWriteAfterRecreate},
-		{"RacingRecreate", testRacingRecreate},
-		{"BinarySafeValues", testBinarySafeValues},
-		{"Names", testNames},
-		{"LargeValues", testLargeValues},
-		{"CancelledContext", testCancelledContext},
-		{"ConcurrentCompareAndSet", testConcurrentCompareAndSet},
-		{"EngineIncrements", testEngineIncrements},
-		{"EngineRecreate", testEngineRecreate},
-		{"EngineCorruptValue", testEngineCorruptValue},
-		{"DeletedScopesLeaveNothing", func(t *testing.T, s scoped.Store) { testDeletedScopesLeaveNothing(t, s, footprint) }},
+		{"MissingScope", plain(testMissingScope)},
+		{"FirstWrite", plain(testFirstWrite)},
+		{"MismatchReturnsCurrent", plain(testMismatchReturnsCurrent)},
+		{"WriterIsChecked", plain(testWriterIsChecked)},
+		{"VersionsIncrease", plain(testVersionsIncrease)},
+		{"DeleteRemovesRecord", plain(testDeleteRemovesRecord)},
+		{"DeleteMismatch", plain(testDeleteMismatch)},
+		{"DeleteNeverWritten", plain(testDeleteNeverWritten)},
+		{"StaleWriteAfterRecreate", plain(testStaleWriteAfterRecreate)},
+		{"RacingRecreate", plain(testRacingRecreate)},
+		{"BinarySafeValues", plain(testBinarySafeValues)},
+		{"Names", plain(testNames)},
+		{"LargeValues", plain(testLargeValues)},
+		{"CancelledContext", plain(testCancelledContext)},
+		{"ConcurrentCompareAndSet", plain(testConcurrentCompareAndSet)},
+		{"EngineIncrements", plain(testEngineIncrements)},
+		{"EngineRecreate", plain(testEngineRecreate)},
+		{"EngineCorruptValue", plain(testEngineCorruptValue)},
+		{"DeletedScopesLeaveNothing", func(t *testing.T, s scoped.Store, _ *Clock) { testDeletedScopesLeaveNothing(t, s, h.Footprint) }},
+		{"ExpiryIsKept", testExpiryIsKept},
+		{"ExpiredIsGone", testExpiredIsGone},
+		{"WriteChangesExpiry", testWriteChangesExpiry},
+		{"EngineExpiry", testEngineExpiry},
+		{"Sweep", func(t *testing.T, s scoped.Store, c *Clock) { testSweep(t, s, c, h.Footprint) }},
+		{"ListByPrefix", plain(testListByPrefix)},
+		{"ListPatternCharacters", plain(testListPatternCharacters)},
+		{"ListManyPages", plain(testListManyPages)},
+		{"ListLeavesOutDeletedAndExpired", testListLeavesOutDeletedAndExpired},
+		{"ListStops", plain(testListStops)},
+		{"ListCancelled", plain(testListCancelled)},
+		{"EngineList", plain(testEngineList)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.fn(t, newStore(t))
+			c := newClock()
+			tt.fn(t, h.NewStore(t, c), c)
 		})
 	}
+}
+
+// plain adapts a test that needs no clock.
+func plain(fn func(t *testing.T, s scoped.Store)) func(t *testing.T, s scoped.Store, c *Clock) {
+	return func(t *testing.T, s scoped.Store, _ *Clock) { fn(t, s) }
 }
 
 func testMissingScope(t *testing.T, s scoped.Store) {
@@ -84,7 +108,7 @@ func testMismatchReturnsCurrent(t *testing.T, s scoped.Store) {
 	tok := scoped.NewToken()
 	want := mustSet(t, s, "a", scoped.Revision{}, []byte("first"), tok)
 	for _, expected := range []scoped.Revision{{}, {Version: 2, Writer: tok}, {Version: 7, Writer: tok}, {Version: 0, Writer: tok}} {
-		cur, ok, err := s.CompareAndSet(ctx(t), "a", expected, []byte("second"), scoped.NewToken())
+		cur, ok, err := s.CompareAndSet(ctx(t), "a", expected, scoped.Write{Value: []byte("second"), Writer: scoped.NewToken()})
 		if err != nil {
 			t.Fatalf("CompareAndSet(expected %+v): %v", expected, err)
 		}
@@ -101,7 +125,7 @@ func testMismatchReturnsCurrent(t *testing.T, s scoped.Store) {
 func testWriterIsChecked(t *testing.T, s scoped.Store) {
 	want := mustSet(t, s, "a", scoped.Revision{}, []byte("first"), scoped.NewToken())
 	wrong := scoped.Revision{Version: want.Version, Writer: scoped.NewToken()}
-	cur, ok, err := s.CompareAndSet(ctx(t), "a", wrong, []byte("second"), scoped.NewToken())
+	cur, ok, err := s.CompareAndSet(ctx(t), "a", wrong, scoped.Write{Value: []byte("second"), Writer: scoped.NewToken()})
 	if err != nil || ok {
 		t.Fatalf("CompareAndSet at version 1 with another writer = %v, %v; want a conflict", ok, err)
 	}
@@ -140,7 +164,7 @@ func testDeleteRemovesRecord(t *testing.T, s scoped.Store) {
 
 	// A writer that still expects the record before the delete must fail.
 	for _, stale := range []scoped.Revision{one.Revision(), two.Revision()} {
-		cur, ok, err := s.CompareAndSet(ctx(t), "a", stale, []byte("stale"), scoped.NewToken())
+		cur, ok, err := s.CompareAndSet(ctx(t), "a", stale, scoped.Write{Value: []byte("stale"), Writer: scoped.NewToken()})
 		if err != nil || ok {
 			t.Fatalf("CompareAndSet(expected %+v) after a delete = %v, %v; want a conflict", stale, ok, err)
 		}
@@ -191,7 +215,7 @@ func testStaleWriteAfterRecreate(t *testing.T, s scoped.Store) {
 	if second.Version != first.Version {
 		t.Fatalf("re-created at version %d, want %d (the test needs the versions to repeat)", second.Version, first.Version)
 	}
-	cur, ok, err := s.CompareAndSet(ctx(t), "a", first.Revision(), []byte("stale"), scoped.NewToken())
+	cur, ok, err := s.CompareAndSet(ctx(t), "a", first.Revision(), scoped.Write{Value: []byte("stale"), Writer: scoped.NewToken()})
 	if err != nil || ok {
 		t.Fatalf("CompareAndSet expecting the first life's revision = %v, %v; want a conflict", ok, err)
 	}
@@ -219,7 +243,7 @@ func testRacingRecreate(t *testing.T, s scoped.Store) {
 		)
 		for w := range writers {
 			wg.Go(func() {
-				rec, ok, err := s.CompareAndSet(ctx(t), "r", scoped.Revision{}, fmt.Appendf(nil, "round %d writer %d", round, w), scoped.NewToken())
+				rec, ok, err := s.CompareAndSet(ctx(t), "r", scoped.Revision{}, scoped.Write{Value: fmt.Appendf(nil, "round %d writer %d", round, w), Writer: scoped.NewToken()})
 				if err != nil {
 					if !errors.Is(err, scoped.ErrNotApplied) {
 						t.Error(err)
@@ -341,9 +365,9 @@ func testCancelledContext(t *testing.T, s scoped.Store) {
 	}
 	_, err := s.Load(c, "a")
 	notSent("Load", err)
-	_, _, err = s.CompareAndSet(c, "a", want.Revision(), []byte("x"), scoped.NewToken())
+	_, _, err = s.CompareAndSet(c, "a", want.Revision(), scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()})
 	notSent("CompareAndSet", err)
-	_, _, err = s.CompareAndSet(c, "b", scoped.Revision{}, []byte("x"), scoped.NewToken())
+	_, _, err = s.CompareAndSet(c, "b", scoped.Revision{}, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()})
 	notSent("CompareAndSet of a new scope", err)
 	_, _, err = s.Delete(c, "a", want.Revision())
 	notSent("Delete", err)
@@ -367,7 +391,7 @@ func testConcurrentCompareAndSet(t *testing.T, s scoped.Store) {
 				if cur.Version >= versions {
 					return
 				}
-				rec, ok, err := s.CompareAndSet(ctx(t), "hot", cur.Revision(), fmt.Appendf(nil, "w%d", w), scoped.NewToken())
+				rec, ok, err := s.CompareAndSet(ctx(t), "hot", cur.Revision(), scoped.Write{Value: fmt.Appendf(nil, "w%d", w), Writer: scoped.NewToken()})
 				if err != nil {
 					t.Error(err)
 					return
@@ -476,10 +500,7 @@ func testEngineRecreate(t *testing.T, s scoped.Store) {
 
 // testDeletedScopesLeaveNothing: what a store holds does not grow with the
 // number of scopes ever deleted.
-func testDeletedScopesLeaveNothing(t *testing.T, s scoped.Store, footprint Footprint) {
-	if footprint == nil {
-		t.Fatal("the backend's test gives no Footprint: every backend must measure what it holds")
-	}
+func testDeletedScopesLeaveNothing(t *testing.T, s scoped.Store, footprint func(*testing.T, scoped.Store) int) {
 	e := scoped.New(s)
 	// One scope written and deleted first, so that a store that creates
 	// shared structures on first use has them already.
@@ -540,18 +561,14 @@ func load(t *testing.T, s scoped.Store, name string) scoped.Record {
 
 func mustSet(t *testing.T, s scoped.Store, name string, expected scoped.Revision, value []byte, tok scoped.Token) scoped.Record {
 	t.Helper()
-	rec, ok, err := s.CompareAndSet(ctx(t), name, expected, value, tok)
-	if err != nil || !ok {
-		t.Fatalf("CompareAndSet(%q, expected version %d) = %v, %v; want success", name, expected.Version, ok, err)
-	}
-	return rec
+	return mustWrite(t, s, name, expected, scoped.Write{Value: value, Writer: tok})
 }
 
 func equal(t *testing.T, what string, got, want scoped.Record) {
 	t.Helper()
-	if got.Version != want.Version || got.Writer != want.Writer || !bytes.Equal(got.Value, want.Value) || (got.Value == nil) != (want.Value == nil) {
-		t.Fatalf("%s = {Version %d, Writer %s, Value %q (nil %v)}; want {Version %d, Writer %s, Value %q (nil %v)}",
-			what, got.Version, got.Writer, abbrev(got.Value), got.Value == nil, want.Version, want.Writer, abbrev(want.Value), want.Value == nil)
+	if got.Version != want.Version || got.Writer != want.Writer || !bytes.Equal(got.Value, want.Value) || (got.Value == nil) != (want.Value == nil) || !got.ExpiresAt.Equal(want.ExpiresAt) {
+		t.Fatalf("%s = {Version %d, Writer %s, Value %q (nil %v), ExpiresAt %v}; want {Version %d, Writer %s, Value %q (nil %v), ExpiresAt %v}",
+			what, got.Version, got.Writer, abbrev(got.Value), got.Value == nil, got.ExpiresAt, want.Version, want.Writer, abbrev(want.Value), want.Value == nil, want.ExpiresAt)
 	}
 }
 

@@ -424,7 +424,7 @@ type faulty struct {
 	err error
 }
 
-func (f faulty) CompareAndSet(context.Context, string, scoped.Revision, []byte, scoped.Token) (scoped.Record, bool, error) {
+func (f faulty) CompareAndSet(context.Context, string, scoped.Revision, scoped.Write) (scoped.Record, bool, error) {
 	return scoped.Record{}, false, f.err
 }
 
@@ -473,11 +473,11 @@ type gate struct {
 	release chan struct{}
 }
 
-func (g *gate) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+func (g *gate) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, next scoped.Write) (scoped.Record, bool, error) {
 	if g.writes.Add(1) == 1 {
 		<-g.release
 	}
-	return g.Store.CompareAndSet(ctx, name, expected, value, writer)
+	return g.Store.CompareAndSet(ctx, name, expected, next)
 }
 
 // Calls committed together by one write: only the first of them has that

@@ -9,6 +9,8 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(*testing.T) scoped.Store { return memstore.New() },
-		func(_ *testing.T, s scoped.Store) int { return s.(*memstore.Store).Len() })
+	storetest.Run(t, storetest.Harness{
+		NewStore:  func(_ *testing.T, c *storetest.Clock) scoped.Store { return memstore.NewWithClock(c.Now) },
+		Footprint: func(_ *testing.T, s scoped.Store) int { return s.(*memstore.Store).Len() },
+	})
 }
