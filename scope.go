@@ -2,9 +2,9 @@ package scoped
 
 import (
 	"fmt"
-	"time"
 	"maps"
 	"slices"
+	"time"
 )
 
 // Scope is the state a Run or View handler works on: named fields, each
