@@ -3,6 +3,8 @@ package scoped_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -14,12 +16,19 @@ import (
 // newExampleEngine returns an engine on an in-process Redis (miniredis).
 // Use a real client in a program: redis.NewClient(&redis.Options{Addr: ...}).
 func newExampleEngine(opts ...scoped.Option) (*scoped.Engine, func()) {
+	e, _, done := newExampleRedis(opts...)
+	return e, done
+}
+
+// newExampleRedis is newExampleEngine that also returns the in-process
+// Redis, whose clock an example can move.
+func newExampleRedis(opts ...scoped.Option) (*scoped.Engine, *miniredis.Miniredis, func()) {
 	m := miniredis.NewMiniRedis()
 	if err := m.Start(); err != nil {
 		panic(err)
 	}
 	client := redis.NewClient(&redis.Options{Addr: m.Addr()})
-	return scoped.New(redisstore.New(client), opts...), func() { client.Close(); m.Close() }
+	return scoped.New(redisstore.New(client), opts...), m, func() { client.Close(); m.Close() }
 }
 
 // The counter of the original library: every call increments a field of the
@@ -134,4 +143,55 @@ func ExampleWithHooks() {
 	// call update "visits": written after 1 write(s), in a batch of 1
 	//   store load: ok
 	// call read "visits": unchanged after 0 write(s), in a batch of 0
+}
+
+// A call can give the scope it writes a time to live. Later calls keep it,
+// unless they set another or clear it with Persist; once it has passed, the
+// scope reads as never written.
+func ExampleExpireAfter() {
+	e, redisServer, done := newExampleRedis()
+	defer done()
+	ctx := context.Background()
+
+	login := func() (int, error) {
+		return scoped.Update(ctx, e, "session:42", func(logins *int) (int, error) {
+			*logins++
+			return *logins, nil
+		}, scoped.ExpireAfter(30*time.Minute))
+	}
+	login()
+	n, _ := login() // renews the 30 minutes
+	fmt.Println("logins:", n)
+
+	redisServer.FastForward(31 * time.Minute) // the Redis server's time goes by
+	_, found, err := scoped.Lookup[int](ctx, e, "session:42")
+	fmt.Println("found after 31 minutes:", found, err)
+	n, _ = login()
+	fmt.Println("logins:", n)
+	// Output:
+	// logins: 2
+	// found after 31 minutes: false <nil>
+	// logins: 1
+}
+
+// List yields the names of the scopes with a value, by prefix, in no
+// particular order.
+func ExampleEngine_List() {
+	e, done := newExampleEngine()
+	defer done()
+	ctx := context.Background()
+
+	for _, name := range []string{"cart:ann", "cart:bob", "wallet:ann"} {
+		scoped.Update(ctx, e, name, func(n *int) (int, error) { *n++; return *n, nil })
+	}
+	var carts []string
+	for name, err := range e.List(ctx, "cart:") {
+		if err != nil {
+			panic(err)
+		}
+		carts = append(carts, name)
+	}
+	slices.Sort(carts)
+	fmt.Println(carts)
+	// Output: [cart:ann cart:bob]
 }
