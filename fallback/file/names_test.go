@@ -60,7 +60,7 @@ func TestHostileNames(t *testing.T) {
 		if err := scoped.ValidateName(name); err != nil {
 			t.Fatalf("test name %q is invalid: %v", name, err)
 		}
-		if _, ok, err := s.CompareAndSet(t.Context(), name, scoped.Revision{}, scoped.Write{Value: []byte("value of "+name), Writer: scoped.NewToken()}); err != nil || !ok {
+		if _, ok, err := s.CompareAndSet(t.Context(), name, scoped.Revision{}, scoped.Write{Value: []byte("value of " + name), Writer: scoped.NewToken()}); err != nil || !ok {
 			t.Fatalf("CompareAndSet(%.40q) = %v, %v", name, ok, err)
 		}
 	}

@@ -32,7 +32,7 @@ const (
 	magicSize     = len(recordMagic)
 
 	headerFixedV1 = magicSize + 8 + scoped.TokenSize + 2 // an "SCF1" header without its name
-	headerFixed   = headerFixedV1 + 8                     // an "SCF2" header without its name
+	headerFixed   = headerFixedV1 + 8                    // an "SCF2" header without its name
 
 	// maxHeader is the longest header: the fixed fields and the longest
 	// name.
