@@ -14,7 +14,8 @@ import (
 
 // Store is a scoped.Store over a directory. It is safe for concurrent use,
 // also by several processes opening the same directory. It holds no open
-// files between calls and needs no closing.
+// files between calls (a listing holds the directory open while its loop
+// runs) and needs no closing.
 type Store struct {
 	dir string
 	now func() time.Time // tells expiry: see WithClock

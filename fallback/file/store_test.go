@@ -190,7 +190,7 @@ func TestLeftoverTemporaryFiles(t *testing.T) {
 		}
 	}
 	if rec := load(t, s, "a"); rec.Version != want.Version || string(rec.Value) != "committed" {
-		t.Fatalf("Load after the sweep = %+v", rec)
+		t.Fatalf("Load after Open removed the leftovers = %+v", rec)
 	}
 	if rec := load(t, s, "b"); string(rec.Value) != "committed" {
 		t.Fatalf("Load beside a leftover temporary file = %+v", rec)

@@ -24,10 +24,10 @@ func (s *Store) Sweep(ctx context.Context, limit int) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, scoped.NotApplied(err)
 	}
-	now, n := s.now(), 0
 	if limit <= 0 {
 		return 0, nil
 	}
+	now, n := s.now(), 0
 	for base, err := range s.recordFiles(ctx) {
 		if err != nil {
 			return n, scoped.NotApplied(err)
