@@ -41,7 +41,7 @@ func BenchmarkDistinctScopes(b *testing.B) {
 				for pb.Next() {
 					var ok bool
 					var err error
-					rec, ok, err = s.CompareAndSet(context.Background(), name, rec.Revision(), []byte("v"), scoped.NewToken())
+					rec, ok, err = s.CompareAndSet(context.Background(), name, rec.Revision(), scoped.Write{Value: []byte("v"), Writer: scoped.NewToken()})
 					if err != nil || !ok {
 						b.Errorf("CompareAndSet(%q) = %v, %v", name, ok, err)
 						return

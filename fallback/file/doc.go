@@ -16,8 +16,9 @@
 // directory, and nothing else for long:
 //
 //	NAME.rec     the scope's record: its full name, its version, the writer
-//	             token of that version and the msgpack value, followed by a
-//	             CRC-32C of all of it
+//	             token of that version, its expiry time (milliseconds since
+//	             the Unix epoch, or none) and the msgpack value, followed by
+//	             a CRC-32C of all of it
 //	NAME.tmp     the record being written, renamed over NAME.rec when done
 //	.locks/00 … .locks/ff
 //	             256 empty lock files, shared by all scopes
@@ -42,7 +43,9 @@
 // file per scope, must not share a directory with this one. Its NAME.lock
 // files are no longer used and may be removed once it has stopped, and its
 // tombstones (records without a value, which it kept for deleted scopes)
-// read as no record.
+// read as no record. Records written before expiry times were kept, whose
+// files begin "SCF1" where the new ones begin "SCF2", read as records that
+// never expire.
 //
 // Open creates a missing directory with mode 0777 and the store creates
 // files with mode 0666, both less the umask; to keep the state private,
@@ -65,6 +68,42 @@
 // parallelism that a lock per scope would give, more than a disk's fsyncs
 // usually have. A fixed set keeps what the directory holds from growing with
 // the scopes, as a lock file per scope would.
+//
+// # Expiry
+//
+// A write may give the record an expiry time, kept in its file to the
+// millisecond. The store's clock decides whether it has passed: time.Now,
+// the clock of the process, unless Open was given another with WithClock.
+// Processes sharing a directory should therefore have clocks that agree.
+// Once its expiry time is not after the clock's time, a record is no
+// record: Load returns the zero Record, a write expecting its revision is
+// refused with the zero Record, and a write expecting no record replaces
+// its file with version 1, as a write over any record does. List leaves it
+// out.
+//
+// The file of an expired record stays until a write replaces it or Sweep
+// removes it: a Load or a delete expecting no record leaves it. Sweep reads
+// the directory and the header of every record file, and removes at most
+// the given number of expired ones, each as a delete would (under the
+// stripe's lock, the directory fsynced), after reading the record again
+// under the lock: a record written again meanwhile is kept. Nothing needs
+// Sweep for correctness; it reclaims space, and can be run from any one
+// of the processes sharing the directory, or from several.
+//
+// # Listing
+//
+// List reads the directory a batch of entries at a time, so that a large
+// store is never held in memory but for the file names already seen, which
+// it keeps to yield each name once. The name of a scope whose file base is
+// escaped is read from the file name, and compared with the prefix before
+// the file is opened; a digest's is read from the record. Every record file
+// considered is opened and its header read, to leave out expired records
+// (by the store's clock when List was called) and the tombstones of version
+// 1; a file removed meanwhile is skipped. A record file whose header cannot
+// be read is listed under the name its file name gives, so that Load
+// reports the damage (and left out if that name is a digest). Temporary,
+// lock and probe files, directories and files of names no scope has are
+// never listed.
 //
 // # Durability
 //
@@ -98,8 +137,10 @@
 // were. Once a write holds its lock it runs to its end, whatever its
 // context. Any error after the rename or removal, such as a failed fsync of
 // the directory, is a plain error: the write is visible, and may not survive
-// a crash. Every error of Load matches scoped.ErrNotApplied, as a Load
-// performs nothing.
+// a crash. Every error of Load and List matches scoped.ErrNotApplied, as
+// they perform nothing. An error of Sweep is that of the removal it stopped
+// at, classified as a delete's, and the records it removed before it are
+// counted.
 //
 // Locking needs flock(2): the package works on Linux, macOS, the BSDs and
 // Solaris; elsewhere Open fails with an error matching errors.ErrUnsupported.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"time"
 
 	"github.com/scoped-go/scoped"
 	"github.com/scoped-go/scoped/fallback/file"
@@ -55,4 +56,47 @@ func Example() {
 	// visit 2
 	// visit 3
 	// .locks
+}
+
+// Scopes that expire: the engine and the store share a clock, here one that
+// the example moves. An expired scope is neither loaded nor listed, and
+// Sweep removes its file.
+func ExampleStore_Sweep() {
+	dir, err := os.MkdirTemp("", "scoped-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	now := time.Now()
+	clock := func() time.Time { return now }
+	s, err := file.Open(dir, file.WithClock(clock))
+	if err != nil {
+		log.Fatal(err)
+	}
+	e := scoped.New(s, scoped.WithClock(clock))
+	ctx := context.Background()
+	login := func(name string, opts ...scoped.CallOption) {
+		if _, err := scoped.Update(ctx, e, name, func(n *int) (int, error) { *n++; return *n, nil }, opts...); err != nil {
+			log.Fatal(err)
+		}
+	}
+	login("session:ann", scoped.ExpireAfter(time.Minute))
+	login("session:bob")
+
+	now = now.Add(time.Hour)
+	for name, err := range e.List(ctx, "session:") {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println("live:", name)
+	}
+	n, err := s.Sweep(ctx, 100)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("swept:", n)
+	// Output:
+	// live: session:bob
+	// swept: 1
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+
+	"github.com/scoped-go/scoped"
 )
 
 // maxEncodedName is the longest escaped name used as a file name, leaving
@@ -47,6 +49,33 @@ func fileBase(name string) string {
 		}
 	}
 	return string(b)
+}
+
+// nameOfBase returns the scope name whose file base is base, and true, if
+// base is an escaped name. It returns false for a digest, whose name only
+// the record holds, and for a base that fileBase gives for no valid name.
+func nameOfBase(base string) (string, bool) {
+	b := make([]byte, 0, len(base))
+	for i := 0; i < len(base); i++ {
+		if base[i] != '%' {
+			b = append(b, base[i])
+			continue
+		}
+		if i+2 >= len(base) {
+			return "", false
+		}
+		c, err := hex.DecodeString(base[i+1 : i+3])
+		if err != nil {
+			return "", false
+		}
+		b = append(b, c[0])
+		i += 2
+	}
+	name := string(b)
+	if scoped.ValidateName(name) != nil || fileBase(name) != base {
+		return "", false
+	}
+	return name, true
 }
 
 // stripe returns the lock stripe of the scope whose file base is base: the

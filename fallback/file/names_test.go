@@ -60,7 +60,7 @@ func TestHostileNames(t *testing.T) {
 		if err := scoped.ValidateName(name); err != nil {
 			t.Fatalf("test name %q is invalid: %v", name, err)
 		}
-		if _, ok, err := s.CompareAndSet(t.Context(), name, scoped.Revision{}, []byte("value of "+name), scoped.NewToken()); err != nil || !ok {
+		if _, ok, err := s.CompareAndSet(t.Context(), name, scoped.Revision{}, scoped.Write{Value: []byte("value of " + name), Writer: scoped.NewToken()}); err != nil || !ok {
 			t.Fatalf("CompareAndSet(%.40q) = %v, %v", name, ok, err)
 		}
 	}
@@ -141,7 +141,7 @@ func TestRecordOfAnotherScope(t *testing.T) {
 
 	_, err := s.Load(t.Context(), mine)
 	assertCorrupt(t, "Load", err, mine)
-	_, _, err = s.CompareAndSet(t.Context(), mine, rec.Revision(), []byte("new"), scoped.NewToken())
+	_, _, err = s.CompareAndSet(t.Context(), mine, rec.Revision(), scoped.Write{Value: []byte("new"), Writer: scoped.NewToken()})
 	assertCorrupt(t, "CompareAndSet", err, mine)
 	_, _, err = s.Delete(t.Context(), mine, rec.Revision())
 	assertCorrupt(t, "Delete", err, mine)

@@ -7,17 +7,18 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // probePrefix begins the name of the file Open creates to check that the
 // directory is writable and supports flock.
 const probePrefix = ".open-"
 
-// Open returns a Store over the directory dir, creating it if it is missing.
-// It fails if the directory cannot be created, is not writable, or its file
+// Open returns a Store over the directory dir, creating it if it is missing,
+// configured by opts. It fails if the directory cannot be created, is not writable, or its file
 // system has no working flock. It creates the lock files that are missing,
 // and removes the temporary files that a crash left behind.
-func Open(dir string) (*Store, error) {
+func Open(dir string, opts ...Option) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("file: open: empty directory name")
 	}
@@ -30,8 +31,11 @@ func Open(dir string) (*Store, error) {
 	if err := makeLocks(dir); err != nil {
 		return nil, fmt.Errorf("file: open %s: %w", dir, err)
 	}
-	s := &Store{dir: dir, rename: os.Rename, remove: os.Remove, syncDir: syncDir}
-	if err := s.sweep(); err != nil {
+	s := &Store{dir: dir, now: time.Now, rename: os.Rename, remove: os.Remove, syncDir: syncDir}
+	for _, opt := range opts {
+		opt(s)
+	}
+	if err := s.removeLeftovers(); err != nil {
 		return nil, fmt.Errorf("file: open %s: %w", dir, err)
 	}
 	return s, nil
@@ -121,14 +125,14 @@ func makeLocks(dir string) error {
 	return nil
 }
 
-// sweep removes the files that crashes left behind: a scope's NAME.tmp if
+// removeLeftovers removes the files that crashes left behind: a scope's NAME.tmp if
 // its stripe's lock is free, and the probe files of Opens.
 //
 // A writer creates its temporary file and renames or removes it while
 // holding its stripe's lock, so a temporary file found while holding that
 // lock is no write's: a crash left it. A temporary file whose stripe is busy
 // is left for a later Open; a commit of its scope replaces it before then.
-func (s *Store) sweep() error {
+func (s *Store) removeLeftovers() error {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return err
@@ -147,16 +151,16 @@ func (s *Store) sweep() error {
 		}
 	}
 	for i, bases := range temps {
-		if err := s.sweepStripe(i, bases); err != nil {
+		if err := s.removeLeftoversOf(i, bases); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// sweepStripe removes the temporary files of bases, all of stripe i, unless
+// removeLeftoversOf removes the temporary files of bases, all of stripe i, unless
 // a writer holds the stripe's lock.
-func (s *Store) sweepStripe(i int, bases []string) error {
+func (s *Store) removeLeftoversOf(i int, bases []string) error {
 	l, err := tryLock(s.lockPath(i))
 	if err != nil || l == nil {
 		return err

@@ -80,7 +80,7 @@ func TestWriteOutcomes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			old, ok, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, []byte("old"), scoped.NewToken())
+			old, ok, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, scoped.Write{Value: []byte("old"), Writer: scoped.NewToken()})
 			if err != nil || !ok {
 				t.Fatalf("CompareAndSet = %v, %v", ok, err)
 			}
@@ -90,7 +90,7 @@ func TestWriteOutcomes(t *testing.T) {
 			if tt.delete {
 				_, _, err = s.Delete(t.Context(), "a", old.Revision())
 			} else {
-				_, _, err = s.CompareAndSet(t.Context(), "a", old.Revision(), []byte("new"), writer)
+				_, _, err = s.CompareAndSet(t.Context(), "a", old.Revision(), scoped.Write{Value: []byte("new"), Writer: writer})
 			}
 			if err == nil {
 				t.Fatalf("%s with a fault succeeded", op)

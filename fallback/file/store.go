@@ -7,15 +7,18 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/scoped-go/scoped"
 )
 
 // Store is a scoped.Store over a directory. It is safe for concurrent use,
 // also by several processes opening the same directory. It holds no open
-// files between calls and needs no closing.
+// files between calls (a listing holds the directory open while its loop
+// runs) and needs no closing.
 type Store struct {
 	dir string
+	now func() time.Time // tells expiry: see WithClock
 
 	// The calls after which a write may be visible, as fields so that the
 	// package's tests can make them fail: os.Rename, os.Remove and syncDir.
@@ -24,33 +27,39 @@ type Store struct {
 	syncDir func(dir string) error
 }
 
-var _ scoped.Store = (*Store)(nil)
+var (
+	_ scoped.Store   = (*Store)(nil)
+	_ scoped.Sweeper = (*Store)(nil)
+)
 
 // Load implements scoped.Store: it reads the scope's record file, without
-// taking a lock. A Load changes nothing, so every error it returns matches
-// scoped.ErrNotApplied.
+// taking a lock. A record expired by the store's clock is no record. A Load
+// changes nothing, so every error it returns matches scoped.ErrNotApplied.
 func (s *Store) Load(ctx context.Context, name string) (scoped.Record, error) {
 	if err := check(ctx, name); err != nil {
 		return scoped.Record{}, err
 	}
 	rec, err := s.read(name, fileBase(name))
-	return rec, scoped.NotApplied(err)
+	if err != nil {
+		return scoped.Record{}, scoped.NotApplied(err)
+	}
+	return live(rec, s.now()), nil
 }
 
 // CompareAndSet implements scoped.Store.
-func (s *Store) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+func (s *Store) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, next scoped.Write) (scoped.Record, bool, error) {
 	switch {
-	case len(value) == 0:
+	case len(next.Value) == 0:
 		return scoped.Record{}, false, scoped.NotApplied(errors.New("file: compare-and-set of an empty value"))
-	case writer.IsZero():
+	case next.Writer.IsZero():
 		return scoped.Record{}, false, scoped.NotApplied(errors.New("file: compare-and-set by the zero writer token"))
 	}
-	return s.commit(ctx, name, expected, value, writer)
+	return s.commit(ctx, name, expected, next)
 }
 
 // Delete implements scoped.Store: it removes the scope's record file.
 func (s *Store) Delete(ctx context.Context, name string, expected scoped.Revision) (scoped.Record, bool, error) {
-	return s.commit(ctx, name, expected, nil, scoped.Token{})
+	return s.commit(ctx, name, expected, scoped.Write{})
 }
 
 // check refuses a call whose context ended or whose name is invalid, before
@@ -74,7 +83,7 @@ func (s *Store) lockPath(i int) string {
 }
 
 // read returns the committed record of the scope name, whose file base is
-// base.
+// base, expired or not.
 func (s *Store) read(name, base string) (scoped.Record, error) {
 	path := s.path(base, recordSuffix)
 	b, err := os.ReadFile(path)
@@ -91,9 +100,11 @@ func (s *Store) read(name, base string) (scoped.Record, error) {
 	return rec, nil
 }
 
-// commit stores value (nil: removes the record) written by writer, as
-// version expected.Version+1, if the current revision is expected, under
-// the lock of the scope's stripe.
+// commit stores next (a nil value: removes the record) as version
+// expected.Version+1, if the current revision is expected, under the lock of
+// the scope's stripe. A record expired by the store's clock is no record: a
+// write expecting none replaces its file, and a delete expecting none leaves
+// it to Sweep.
 //
 // Every error returned before the record file is renamed or removed matches
 // scoped.ErrNotApplied: nothing was written, and a write that gave up
@@ -101,7 +112,7 @@ func (s *Store) read(name, base string) (scoped.Record, error) {
 // later. Once the lock is held the write runs to its end whatever the
 // context: file I/O cannot be cancelled half-way, and the write may carry
 // other callers' changes.
-func (s *Store) commit(ctx context.Context, name string, expected scoped.Revision, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+func (s *Store) commit(ctx context.Context, name string, expected scoped.Revision, next scoped.Write) (scoped.Record, bool, error) {
 	if err := check(ctx, name); err != nil {
 		return scoped.Record{}, false, err
 	}
@@ -115,10 +126,11 @@ func (s *Store) commit(ctx context.Context, name string, expected scoped.Revisio
 	if err != nil {
 		return scoped.Record{}, false, scoped.NotApplied(err)
 	}
+	cur = live(cur, s.now())
 	if cur.Revision() != expected {
 		return cur, false, nil
 	}
-	if value == nil {
+	if next.Value == nil {
 		if !cur.Exists() {
 			return scoped.Record{}, true, nil // no record, as expected
 		}
@@ -127,8 +139,8 @@ func (s *Store) commit(ctx context.Context, name string, expected scoped.Revisio
 		}
 		return scoped.Record{}, true, nil
 	}
-	rec := scoped.Record{Value: value, Version: expected.Version + 1, Writer: writer}
-	if err := s.replace(base, encodeRecord(name, rec.Version, writer, value)); err != nil {
+	rec := scoped.Record{Value: next.Value, Version: expected.Version + 1, Writer: next.Writer, ExpiresAt: expiryTime(expiryMillis(next.ExpiresAt))}
+	if err := s.replace(base, encodeRecord(name, rec)); err != nil {
 		return scoped.Record{}, false, err
 	}
 	return rec, true, nil
@@ -140,8 +152,8 @@ func (s *Store) commit(ctx context.Context, name string, expected scoped.Revisio
 //
 // An error before the rename, or from a rename that left the temporary file
 // in place, matches scoped.ErrNotApplied: the record file was not touched. A
-// temporary file that cannot be removed after a failure is left for Open's
-// sweep or the scope's next write, and changes nothing.
+// temporary file that cannot be removed after a failure is left for Open or
+// the scope's next write, and changes nothing.
 func (s *Store) replace(base string, b []byte) error {
 	tmp := s.path(base, tempSuffix)
 	if err := writeSynced(tmp, b); err != nil {
@@ -176,12 +188,25 @@ func (s *Store) removeRecord(base string) error {
 		return scoped.NotApplied(fmt.Errorf("file: %w", err))
 	}
 	// Under the lock, a temporary file is no write's: a crash left it.
-	// Removing it is tidying, which Open's sweep would otherwise do.
+	// Removing it is tidying, which Open would otherwise do.
 	os.Remove(s.path(base, tempSuffix))
 	if err := s.syncDir(s.dir); err != nil {
 		return fmt.Errorf("file: the record is removed, but may come back after a crash: %w", err)
 	}
 	return nil
+}
+
+// live returns rec, or the zero Record if it expired by now.
+func live(rec scoped.Record, now time.Time) scoped.Record {
+	if expired(rec.ExpiresAt, now) {
+		return scoped.Record{}
+	}
+	return rec
+}
+
+// expired reports whether the expiry time at is set and not after now.
+func expired(at, now time.Time) bool {
+	return !at.IsZero() && !at.After(now)
 }
 
 // exists reports whether the file at path certainly exists.

@@ -28,18 +28,22 @@ import (
 // lockStripes is the number of lock files, as doc.go gives it.
 const lockStripes = 256
 
-// The footprint counts every file under the store's directory, the lock
-// files included: Open makes all of them, so their number is fixed from
-// Open on, and a write that created one would show.
+// The store tells expiry by the suite's clock. The footprint counts every
+// file under the store's directory, the lock files included: Open makes all
+// of them, so their number is fixed from Open on, and a write that created
+// one would show. Expired record files count until Sweep removes them.
 func TestConformance(t *testing.T) {
 	dirs := map[scoped.Store]string{}
-	storetest.Run(t, func(t *testing.T) scoped.Store {
-		dir := t.TempDir()
-		s := open(t, dir)
-		dirs[s] = dir
-		return s
-	}, func(t *testing.T, s scoped.Store) int {
-		return len(tree(t, dirs[s]))
+	storetest.Run(t, storetest.Harness{
+		NewStore: func(t *testing.T, clock *storetest.Clock) scoped.Store {
+			dir := t.TempDir()
+			s := open(t, dir, file.WithClock(clock.Now))
+			dirs[s] = dir
+			return s
+		},
+		Footprint: func(t *testing.T, s scoped.Store) int {
+			return len(tree(t, dirs[s]))
+		},
 	})
 }
 
@@ -73,7 +77,7 @@ func TestCorruptRecord(t *testing.T) {
 			_, err := s.Load(t.Context(), "a")
 			assertCorrupt(t, "Load", err, "a")
 			assertNotApplied(t, "Load", err)
-			_, _, err = s.CompareAndSet(t.Context(), "a", rec.Revision(), []byte("new"), scoped.NewToken())
+			_, _, err = s.CompareAndSet(t.Context(), "a", rec.Revision(), scoped.Write{Value: []byte("new"), Writer: scoped.NewToken()})
 			assertCorrupt(t, "CompareAndSet", err, "a")
 			assertNotApplied(t, "CompareAndSet", err)
 			_, _, err = s.Delete(t.Context(), "a", rec.Revision())
@@ -186,7 +190,7 @@ func TestLeftoverTemporaryFiles(t *testing.T) {
 		}
 	}
 	if rec := load(t, s, "a"); rec.Version != want.Version || string(rec.Value) != "committed" {
-		t.Fatalf("Load after the sweep = %+v", rec)
+		t.Fatalf("Load after Open removed the leftovers = %+v", rec)
 	}
 	if rec := load(t, s, "b"); string(rec.Value) != "committed" {
 		t.Fatalf("Load beside a leftover temporary file = %+v", rec)
@@ -213,7 +217,7 @@ func TestLockWaitHonoursContext(t *testing.T) {
 		do   func(ctx context.Context) error
 	}{
 		{"CompareAndSet", func(ctx context.Context) error {
-			_, _, err := s.CompareAndSet(ctx, "a", want.Revision(), []byte("two"), scoped.NewToken())
+			_, _, err := s.CompareAndSet(ctx, "a", want.Revision(), scoped.Write{Value: []byte("two"), Writer: scoped.NewToken()})
 			return err
 		}},
 		{"Delete", func(ctx context.Context) error {
@@ -275,11 +279,11 @@ func TestFailedWrite(t *testing.T) {
 			aTmp, newTmp := filepath.Join(dir, "a.tmp"), filepath.Join(dir, "new.tmp")
 
 			obstruct(t, aTmp)
-			_, _, err := s.CompareAndSet(t.Context(), "a", old.Revision(), []byte("new"), scoped.NewToken())
+			_, _, err := s.CompareAndSet(t.Context(), "a", old.Revision(), scoped.Write{Value: []byte("new"), Writer: scoped.NewToken()})
 			assertNotApplied(t, "CompareAndSet of a written scope", err)
 			equal(t, "Load after the failed write", load(t, s, "a"), old)
 			obstruct(t, newTmp)
-			_, _, err = s.CompareAndSet(t.Context(), "new", scoped.Revision{}, []byte("new"), scoped.NewToken())
+			_, _, err = s.CompareAndSet(t.Context(), "new", scoped.Revision{}, scoped.Write{Value: []byte("new"), Writer: scoped.NewToken()})
 			assertNotApplied(t, "CompareAndSet of a new scope", err)
 			equal(t, "Load of the scope the failed write would have made", load(t, s, "new"), scoped.Record{})
 
@@ -349,7 +353,7 @@ func TestManyScopesLeaveNothing(t *testing.T) {
 		name := fmt.Sprintf("scope %d", i)
 		// A refused write to a scope never written makes nothing.
 		stale := scoped.Revision{Version: 1, Writer: scoped.NewToken()}
-		if _, ok, err := s.CompareAndSet(t.Context(), name, stale, []byte("x"), scoped.NewToken()); err != nil || ok {
+		if _, ok, err := s.CompareAndSet(t.Context(), name, stale, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()}); err != nil || ok {
 			t.Fatalf("CompareAndSet of a scope never written, expecting version 1 = %v, %v; want a conflict", ok, err)
 		}
 		if i%64 == 0 { // the engine too, but few: each call takes two commits
@@ -379,17 +383,11 @@ func TestVersion1Tombstone(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
 	rec := set(t, s, "a", scoped.Revision{}, "value")
-	path := filepath.Join(dir, "a.rec")
-	b := readFile(t, path)
-	// Cut the value ("value", 5 bytes) out and checksum the rest again, as
-	// version 1 wrote a tombstone.
-	body := b[:len(b)-4-len("value")]
-	tomb := binary.BigEndian.AppendUint32(body, crc32c(body))
-	if err := os.WriteFile(path, tomb, 0o666); err != nil {
-		t.Fatal(err)
-	}
+	// The record of the next version, without a value, as version 1 wrote
+	// a tombstone.
+	writeRecordV1(t, filepath.Join(dir, "a.rec"), "a", scoped.Record{Version: rec.Version + 1, Writer: scoped.NewToken()})
 	equal(t, "Load of a tombstone", load(t, s, "a"), scoped.Record{})
-	if _, ok, err := s.CompareAndSet(t.Context(), "a", rec.Revision(), []byte("x"), scoped.NewToken()); err != nil || ok {
+	if _, ok, err := s.CompareAndSet(t.Context(), "a", rec.Revision(), scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()}); err != nil || ok {
 		t.Fatalf("CompareAndSet expecting the revision before the tombstone = %v, %v; want a conflict", ok, err)
 	}
 	if again := set(t, s, "a", scoped.Revision{}, "again"); again.Version != 1 {
@@ -405,7 +403,7 @@ func TestInvalidNames(t *testing.T) {
 	empty := tree(t, dir)
 	for _, name := range []string{"", "nul\x00", "\xff", strings.Repeat("x", scoped.MaxNameLength+1)} {
 		_, err := s.Load(t.Context(), name)
-		_, _, cerr := s.CompareAndSet(t.Context(), name, scoped.Revision{}, []byte("v"), scoped.NewToken())
+		_, _, cerr := s.CompareAndSet(t.Context(), name, scoped.Revision{}, scoped.Write{Value: []byte("v"), Writer: scoped.NewToken()})
 		_, _, derr := s.Delete(t.Context(), name, scoped.Revision{})
 		for _, err := range []error{err, cerr, derr} {
 			if !errors.Is(err, scoped.ErrInvalidName) || !errors.Is(err, scoped.ErrNotApplied) {
@@ -435,10 +433,27 @@ func lockPath(dir, base string) string {
 // crc32c returns the CRC-32C of b, the checksum of a record file.
 func crc32c(b []byte) uint32 { return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)) }
 
-// open returns a store over dir, failing the test if it cannot be opened.
-func open(t testing.TB, dir string) *file.Store {
+// writeRecordV1 writes rec as the record file at path of the scope name in
+// the layout of the earlier versions of the package, without an expiry
+// time: magic "SCF1", the version and the writer, the length of the name
+// and the name, the value and a CRC-32C of all of it.
+func writeRecordV1(t *testing.T, path, name string, rec scoped.Record) {
 	t.Helper()
-	s, err := file.Open(dir)
+	b := []byte("SCF1")
+	b = binary.BigEndian.AppendUint64(b, rec.Version)
+	b = append(b, rec.Writer[:]...)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(name)))
+	b = append(b, name...)
+	b = append(b, rec.Value...)
+	if err := os.WriteFile(path, binary.BigEndian.AppendUint32(b, crc32c(b)), 0o666); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// open returns a store over dir, failing the test if it cannot be opened.
+func open(t testing.TB, dir string, opts ...file.Option) *file.Store {
+	t.Helper()
+	s, err := file.Open(dir, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,7 +463,7 @@ func open(t testing.TB, dir string) *file.Store {
 // set commits value over the expected revision of the scope name.
 func set(t *testing.T, s *file.Store, name string, expected scoped.Revision, value string) scoped.Record {
 	t.Helper()
-	rec, ok, err := s.CompareAndSet(t.Context(), name, expected, []byte(value), scoped.NewToken())
+	rec, ok, err := s.CompareAndSet(t.Context(), name, expected, scoped.Write{Value: []byte(value), Writer: scoped.NewToken()})
 	if err != nil || !ok {
 		t.Fatalf("CompareAndSet(%.40q, expected version %d) = %v, %v; want success", name, expected.Version, ok, err)
 	}
