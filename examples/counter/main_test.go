@@ -16,12 +16,17 @@ import (
 
 func newCounter(t *testing.T, prefix string) (*counter, *httptest.Server) {
 	t.Helper()
-	e := scoped.New(memstore.New())
-	c := &counter{e: e, prefix: prefix, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	m, err := newMetrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := scoped.New(memstore.New(), scoped.WithHooks(m.hooks))
+	c := &counter{e: e, prefix: prefix, log: slog.New(slog.NewTextHandler(io.Discard, nil)), metrics: m.handler}
 	srv := httptest.NewServer(newServer(c).Handler)
 	t.Cleanup(func() {
 		srv.Close()
 		e.Close(context.Background())
+		m.provider.Shutdown(context.Background())
 	})
 	return c, srv
 }
@@ -99,6 +104,11 @@ func TestRoutes(t *testing.T) {
 		{"POST", "/healthz", 405, "Method Not Allowed", "GET, HEAD", ""},
 		{"GET", "/readyz", 200, "ready", "", ""},
 		{"PUT", "/readyz", 405, "Method Not Allowed", "GET, HEAD", ""},
+		{"GET", "/metrics", 200, "# HELP ", "", ""},
+		{"GET", "/metrics?user=ann", 200, "# HELP ", "", ""},
+		{"HEAD", "/metrics", 405, "", "GET", ""},
+		{"POST", "/metrics", 405, "Method Not Allowed", "GET", ""},
+		{"GET", "/metrics/", 404, "404 page not found", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.target, func(t *testing.T) {
