@@ -18,6 +18,9 @@ import (
 // doc describes it: a tree of maps, slices, strings, booleans, nil,
 // json.Number and values encoding/json shows as said there.
 func showValue(raw []byte) (any, error) {
+	if len(raw) == 0 { // msgpack's nil: decoded into a RawMessage, it leaves it empty
+		return nil, nil
+	}
 	d := msgpack.NewDecoder(bytes.NewReader(raw))
 	d.UseLooseInterfaceDecoding(true) // integers as int64 or uint64, never rounded
 	return show(d)
