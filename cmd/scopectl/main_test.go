@@ -236,3 +236,26 @@ func TestUnreachableStore(t *testing.T) {
 		t.Errorf("-timeout 200ms took %v", d)
 	}
 }
+
+func TestFail(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		code int
+		want string
+	}{
+		{fmt.Errorf("scope %q %w", "a", errMissing), 1, `scopectl: scope "a" does not exist`},
+		{usagef("bad"), 2, "scopectl: bad"},
+		{scoped.ValidateName(""), 2, "scopectl: scoped: invalid scope name"},
+		{&scoped.ValueTooLargeError{Scope: "a", Size: 2, Limit: 1}, 2, "scopectl: scoped: scope"},
+		{fmt.Errorf("set: %w", &scoped.CommitUnknownError{Scope: "a", Cause: errors.New("conn\nreset")}), 3,
+			`scopectl: outcome unknown: the write to scope "a" may or may not have happened: conn reset`},
+		{fmt.Errorf("x: %w", scoped.ErrNotApplied), 3, "scopectl: x: scoped: change not applied"},
+		{context.DeadlineExceeded, 3, "scopectl: context deadline exceeded"},
+	} {
+		var b strings.Builder
+		code := fail(&b, tc.err)
+		if code != tc.code || !strings.HasPrefix(b.String(), tc.want) || strings.Count(b.String(), "\n") != 1 {
+			t.Errorf("%v: exit %d, %q; want exit %d, %q", tc.err, code, b.String(), tc.code, tc.want)
+		}
+	}
+}

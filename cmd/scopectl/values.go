@@ -72,6 +72,11 @@ func show(d *msgpack.Decoder) (any, error) {
 		return a, nil
 	case msgpcode.IsExt(c):
 		return showExt(d)
+	case msgpcode.IsBin(c): // DecodeInterfaceLoose would make it a string
+		return d.DecodeBytes()
+	case c == msgpcode.Float: // DecodeInterfaceLoose would print 0.1 as 0.10000000149011612
+		f, err := d.DecodeFloat32()
+		return showFloat(float64(f), 32), err
 	}
 	v, err := d.DecodeInterfaceLoose()
 	if err != nil {
@@ -82,8 +87,6 @@ func show(d *msgpack.Decoder) (any, error) {
 		return json.Number(strconv.FormatInt(v, 10)), nil
 	case uint64:
 		return json.Number(strconv.FormatUint(v, 10)), nil
-	case float32:
-		return showFloat(float64(v), 32), nil
 	case float64:
 		return showFloat(v, 64), nil
 	}
