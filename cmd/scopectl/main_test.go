@@ -75,55 +75,77 @@ func expect(t *testing.T, r result, code int, stdout string) {
 	}
 }
 
-// backend is a store for the command, and the names of the scopes a test
-// may write there, removed at cleanup.
+// backend is a test server for the command: its store argument, and a
+// check that no scope of the prefix is left there once cleaned up.
 type backend struct {
 	name  string
-	store func(t *testing.T) (url string, scope func(string) string)
+	store func(t *testing.T) (url string, leftBehind func(prefix string) []string)
 }
 
 var backends = []backend{
-	{"file", func(t *testing.T) (string, func(string) string) {
-		return t.TempDir(), func(s string) string { return s }
+	{"file", func(t *testing.T) (string, func(string) []string) {
+		return t.TempDir(), nil
 	}},
-	{"redis", func(t *testing.T) (string, func(string) string) {
+	{"redis", func(t *testing.T) (string, func(string) []string) {
 		c := testenv.Redis(t) // skips the test if the server does not answer
-		url := "redis://" + testenv.RedisAddr() + "/0"
-		prefix := testenv.UniqueName("scopectl_test_") + "/"
-		var names []string
-		t.Cleanup(func() {
-			st, err := storeurl.Open(context.Background(), url)
-			if err != nil {
-				t.Errorf("cleaning up: %v", err)
-				return
-			}
-			defer st.Close()
-			e := scoped.New(st.Store)
-			defer e.Close(context.Background())
-			for _, name := range names {
-				if err := e.Delete(context.Background(), name); err != nil {
-					t.Errorf("cleaning up %q: %v", name, err)
-				}
-			}
+		return "redis://" + testenv.RedisAddr() + "/0", func(prefix string) []string {
+			var keys []string
 			it := c.Scan(context.Background(), 0, redisstore.DefaultPrefix+"{"+prefix+"*", 1000).Iterator()
 			for it.Next(context.Background()) {
-				t.Errorf("key left behind: %q", it.Val())
+				keys = append(keys, it.Val())
 			}
 			if err := it.Err(); err != nil {
 				t.Errorf("scanning for keys left behind: %v", err)
 			}
-		})
-		return url, func(s string) string {
-			names = append(names, prefix+s)
-			return prefix + s
+			return keys
 		}
 	}},
+	{"mysql", func(t *testing.T) (string, func(string) []string) {
+		testenv.MySQL(t) // skips the test if the server does not answer
+		return testenv.MySQLDSN(), nil
+	}},
+	{"postgres", func(t *testing.T) (string, func(string) []string) {
+		testenv.Postgres(t) // skips the test if the server does not answer
+		return testenv.PostgresURL(), nil
+	}},
+}
+
+// scopes returns a function that makes the names of a test's scopes unique
+// on a shared server, and deletes them at cleanup.
+func scopes(t *testing.T, store string, leftBehind func(prefix string) []string) func(string) string {
+	prefix := testenv.UniqueName("scopectl_test_") + "/"
+	var names []string
+	t.Cleanup(func() {
+		st, err := storeurl.Open(context.Background(), store, storeurl.WithPool(2))
+		if err != nil {
+			t.Errorf("cleaning up: %v", err)
+			return
+		}
+		defer st.Close()
+		e := scoped.New(st.Store)
+		defer e.Close(context.Background())
+		for _, name := range names {
+			if err := e.Delete(context.Background(), name); err != nil {
+				t.Errorf("cleaning up %q: %v", name, err)
+			}
+		}
+		if leftBehind != nil {
+			if left := leftBehind(prefix); len(left) > 0 {
+				t.Errorf("left behind: %q", left)
+			}
+		}
+	})
+	return func(s string) string {
+		names = append(names, prefix+s)
+		return prefix + s
+	}
 }
 
 func TestCommands(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
-			store, scope := b.store(t)
+			store, leftBehind := b.store(t)
+			scope := scopes(t, store, leftBehind)
 			run := func(stdin string, args ...string) result { return scopectl(t, store, stdin, args...) }
 
 			t.Run("round trip", func(t *testing.T) {
