@@ -91,6 +91,7 @@ var errMissing = errors.New("does not exist")
 // usageError is an error in the command line or its input.
 type usageError struct{ msg string }
 
+// Error is the message, as usagef formatted it.
 func (e *usageError) Error() string { return e.msg }
 
 // usagef returns a *usageError.
@@ -162,7 +163,7 @@ func fail(stderr io.Writer, err error) int {
 
 // execute opens the store, runs cmd on it and closes it.
 func execute(ctx context.Context, target string, cmd command, stdout io.Writer) (err error) {
-	st, err := storeurl.Open(ctx, target, storeurl.WithPool(2))
+	st, err := storeurl.Open(ctx, target, storeurl.WithPool(2)) // a command makes one store call at a time
 	if err != nil {
 		return err
 	}

@@ -95,6 +95,11 @@ type invalidError struct{ err error }
 // invalid marks err as the error of a target or option that cannot be used.
 func invalid(err error) error { return invalidError{err} }
 
-func (e invalidError) Error() string        { return e.err.Error() }
-func (e invalidError) Unwrap() error        { return e.err }
+// Error is the cause's message, as the parser or the option gave it.
+func (e invalidError) Error() string { return e.err.Error() }
+
+// Unwrap returns the cause.
+func (e invalidError) Unwrap() error { return e.err }
+
+// Is reports whether target is ErrInvalidTarget.
 func (e invalidError) Is(target error) bool { return target == ErrInvalidTarget }

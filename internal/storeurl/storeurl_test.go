@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/scoped-go/scoped/internal/testenv"
 )
 
 func TestOpenFile(t *testing.T) {
@@ -46,5 +48,46 @@ func TestOpenErrors(t *testing.T) {
 		if !strings.Contains(err.Error(), tc.want) || errors.Is(err, ErrInvalidTarget) != tc.invalid {
 			t.Errorf("Open(%q, pool %d): %v; want an error with %q, ErrInvalidTarget %v", tc.target, tc.pool, err, tc.want, tc.invalid)
 		}
+	}
+}
+
+func TestOpenServers(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		target func(t *testing.T) string
+		want   string // the description's beginning
+	}{
+		{"redis", func(t *testing.T) string {
+			testenv.Redis(t) // skips the test if the server does not answer
+			return "redis://" + testenv.RedisAddr() + "/0"
+		}, "Redis at " + testenv.RedisAddr() + ", db 0"},
+		{"mysql DSN", func(t *testing.T) string {
+			testenv.MySQL(t)
+			return testenv.MySQLDSN()
+		}, "MySQL at "},
+		{"mysql URL", func(t *testing.T) string {
+			testenv.MySQL(t)
+			return "mysql://" + testenv.MySQLDSN()
+		}, "MySQL at "},
+		{"postgres", func(t *testing.T) string {
+			testenv.Postgres(t)
+			return testenv.PostgresURL()
+		}, "PostgreSQL at "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target := tc.target(t)
+			st, err := Open(t.Context(), target, WithPool(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if !strings.HasPrefix(st.Description, tc.want) || strings.Contains(st.Description, "password") {
+				t.Errorf("description %q, want %q...", st.Description, tc.want)
+			}
+			rec, err := st.Store.Load(t.Context(), testenv.UniqueName("storeurl_test_"))
+			if err != nil || rec.Value != nil {
+				t.Errorf("Load of a scope never written: %+v, %v", rec, err)
+			}
+		})
 	}
 }
