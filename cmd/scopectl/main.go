@@ -24,8 +24,9 @@
 //	   be shown; or the outcome of a write is unknown (the message then says
 //	   "outcome unknown": the write may or may not have happened)
 //
-// A usage error or a failure of the store writes nothing. Messages go to
-// stderr, one line each, prefixed "scopectl: ".
+// A usage error writes nothing, and neither does a failure of the store
+// unless its message says "outcome unknown". Messages go to stderr, one
+// line each, prefixed "scopectl: ".
 //
 // Values: get shows each field's msgpack value as JSON. Integers print
 // exactly, whatever their size (up to 2^64-1); floats always with a fraction
@@ -162,17 +163,13 @@ func fail(stderr io.Writer, err error) int {
 }
 
 // execute opens the store, runs cmd on it and closes it.
-func execute(ctx context.Context, target string, cmd command, stdout io.Writer) (err error) {
+func execute(ctx context.Context, target string, cmd command, stdout io.Writer) error {
 	st, err := storeurl.Open(ctx, target, storeurl.WithPool(2)) // a command makes one store call at a time
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	e := scoped.New(st.Store)
-	defer func() {
-		if cerr := e.Close(ctx); cerr != nil && err == nil {
-			err = fmt.Errorf("closing the engine: %w", cerr)
-		}
-	}()
+	defer e.Close(ctx) // once cmd has returned, no write of it is in flight: Close has nothing to wait for
 	return cmd.run(ctx, e, stdout)
 }
