@@ -170,6 +170,6 @@ func execute(ctx context.Context, target string, cmd command, stdout io.Writer) 
 	}
 	defer st.Close()
 	e := scoped.New(st.Store)
-	defer e.Close(ctx) // once cmd has returned, no write of it is in flight: Close has nothing to wait for
+	defer e.Close(ctx) // its error adds nothing: the call's own error says whether its write happened
 	return cmd.run(ctx, e, stdout)
 }
