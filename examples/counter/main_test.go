@@ -222,29 +222,3 @@ func TestParseConfig(t *testing.T) {
 		t.Errorf("%+v", cfg)
 	}
 }
-
-func TestOpenStore(t *testing.T) {
-	dir := t.TempDir()
-	for _, target := range []string{dir, "file:" + dir, "file://" + dir} {
-		st, err := openStore(t.Context(), target, 1)
-		if err != nil || st.describe != "directory "+dir {
-			t.Errorf("openStore(%q): %q, %v", target, st.describe, err)
-			continue
-		}
-		st.close()
-	}
-	for target, want := range map[string]string{
-		"postgres://u@127.0.0.1:1/db":      "PostgreSQL at 127.0.0.1:1",
-		"POSTGRESQL://u@127.0.0.1:1/db":    "PostgreSQL at 127.0.0.1:1",
-		"redis://h:1/x":                    "invalid database number",
-		"root@tcp(127.0.0.1:1)/db":         "MySQL at 127.0.0.1:1",
-		"mysql://root@tcp(127.0.0.1:1)/db": "MySQL at 127.0.0.1:1",
-	} {
-		if _, err := openStore(t.Context(), target, 1); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("openStore(%q): %v, want an error with %q", target, err, want)
-		}
-	}
-	if _, err := openStore(t.Context(), "root@tcp(127.0.0.1:1)/db", 0); err == nil {
-		t.Error("a pool of 0 connections was accepted")
-	}
-}
