@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of scoped: makes sure the test servers answer (starting
 # them, or installing them from Debian's packages, where they are missing),
-# then runs go vet, the race-enabled tests and the benchmarks in short mode,
-# and go vet and the race-enabled tests of each module under extra/.
+# then runs go vet, the race-enabled tests and the benchmarks in short mode
+# of the core module, and go vet and the race-enabled tests of each nested
+# module (extra/scopedotel, examples/counter), each module once.
 #
 # The servers are found at $SCOPED_REDIS_ADDR (default 127.0.0.1:6379),
 # $SCOPED_MYSQL_DSN (default root@tcp(127.0.0.1:3306)/test) and
@@ -97,12 +98,18 @@ ensure_redis
 ensure_mariadb
 ensure_postgres
 
+# Each module is tested with the versions its own go.mod requires: go.work,
+# which lets `go run ./examples/counter` work from the root, would lift them
+# to the highest any module of the workspace needs.
+export GOWORK=off
+
 go vet ./...
 go test -race -count=1 -timeout 15m ./...
 go test -run '^$' -bench . -benchtime 200x -count=1 -timeout 10m ./bench/...
 
-# Modules of their own (extra/scopedotel), which ./... leaves out.
-for mod in $(find extra -name go.mod | sort); do
+# Modules of their own, which the root's ./... leaves out, in or out of the
+# workspace.
+for mod in $(find . -name go.mod -not -path ./go.mod | sort); do
 	dir=$(dirname "$mod")
 	say "testing the module in $dir"
 	(cd "$dir" && go vet ./... && go test -race -count=1 -timeout 10m ./...)

@@ -245,8 +245,14 @@ func TestEndToEnd(t *testing.T) {
 			}
 
 			want := map[string]int{}
+			answered := 0
 			for i, tg := range targets {
 				want[prefix+tg.scope] += int(ok[i].Load())
+				answered += int(ok[i].Load())
+			}
+			written := map[string]string{"scoped_call_kind": "run", "scoped_call_outcome": "written"}
+			if n := sum(t, scrape(t, client, p.url+"metrics"), "scoped_calls_total", written); n != float64(answered) {
+				t.Errorf("/metrics counts %v written runs, answered 200 %d times", n, answered)
 			}
 			client.CloseIdleConnections() // else the command drains them for -drain
 			p.cmd.Process.Signal(syscall.SIGTERM)

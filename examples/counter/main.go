@@ -12,9 +12,12 @@
 // scope PREFIX+"user:"+NAME, where PREFIX is -prefix (empty by default). A
 // name that scoped.ValidateName refuses (or an empty or repeated user) is a
 // 400 that does not repeat it. GET /healthz answers while the process runs,
-// GET /readyz once the store answers a read. Other paths are 404, other
-// methods 405; neither touches a scope. Every request is logged with
-// log/slog on stderr.
+// GET /readyz once the store answers a read. GET /metrics exports, in
+// Prometheus's text format, the engine's calls as extra/scopedotel records
+// them (scoped_calls_total by kind and outcome, durations, conflicts, store
+// calls; never scope names) and the Go runtime's and the process's metrics
+// (go_*, process_*). Other paths are 404, other methods 405; neither touches
+// a scope. Every request is logged with log/slog on stderr.
 //
 // Every flag can be set by an environment variable, the flag winning:
 //
@@ -145,7 +148,12 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) 
 	if err != nil {
 		return err
 	}
-	e := scoped.New(st.store)
+	m, err := newMetrics()
+	if err != nil {
+		st.close()
+		return err
+	}
+	e := scoped.New(st.store, scoped.WithHooks(m.hooks))
 	defer func() {
 		// The engine first: it waits for its writes in flight.
 		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.shutdownTimeout)
@@ -154,6 +162,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) 
 			err = errors.Join(err, fmt.Errorf("closing the engine: %w", cerr))
 		}
 		st.close()
+		m.provider.Shutdown(closeCtx)
 	}()
 
 	l, err := net.Listen("tcp", cfg.addr)
@@ -161,7 +170,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) 
 		return err
 	}
 	ln := &onceCloser{Listener: l}
-	c := &counter{e: e, prefix: cfg.prefix, log: log}
+	c := &counter{e: e, prefix: cfg.prefix, log: log, metrics: m.handler}
 	srv := newServer(c)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

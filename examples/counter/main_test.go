@@ -16,12 +16,17 @@ import (
 
 func newCounter(t *testing.T, prefix string) (*counter, *httptest.Server) {
 	t.Helper()
-	e := scoped.New(memstore.New())
-	c := &counter{e: e, prefix: prefix, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	m, err := newMetrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := scoped.New(memstore.New(), scoped.WithHooks(m.hooks))
+	c := &counter{e: e, prefix: prefix, log: slog.New(slog.NewTextHandler(io.Discard, nil)), metrics: m.handler}
 	srv := httptest.NewServer(newServer(c).Handler)
 	t.Cleanup(func() {
 		srv.Close()
 		e.Close(context.Background())
+		m.provider.Shutdown(context.Background())
 	})
 	return c, srv
 }
@@ -99,6 +104,11 @@ func TestRoutes(t *testing.T) {
 		{"POST", "/healthz", 405, "Method Not Allowed", "GET, HEAD", ""},
 		{"GET", "/readyz", 200, "ready", "", ""},
 		{"PUT", "/readyz", 405, "Method Not Allowed", "GET, HEAD", ""},
+		{"GET", "/metrics", 200, "# HELP ", "", ""},
+		{"GET", "/metrics?user=ann", 200, "# HELP ", "", ""},
+		{"HEAD", "/metrics", 405, "", "GET", ""},
+		{"POST", "/metrics", 405, "Method Not Allowed", "GET", ""},
+		{"GET", "/metrics/", 404, "404 page not found", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.target, func(t *testing.T) {
@@ -210,31 +220,5 @@ func TestParseConfig(t *testing.T) {
 	}
 	if cfg.addr != "127.0.0.1:0" || cfg.mysqlPool != 16 || cfg.logLevel != "warn" || !strings.HasSuffix(cfg.store, "scoped-counter") {
 		t.Errorf("%+v", cfg)
-	}
-}
-
-func TestOpenStore(t *testing.T) {
-	dir := t.TempDir()
-	for _, target := range []string{dir, "file:" + dir, "file://" + dir} {
-		st, err := openStore(t.Context(), target, 1)
-		if err != nil || st.describe != "directory "+dir {
-			t.Errorf("openStore(%q): %q, %v", target, st.describe, err)
-			continue
-		}
-		st.close()
-	}
-	for target, want := range map[string]string{
-		"postgres://u@127.0.0.1:1/db":      "PostgreSQL at 127.0.0.1:1",
-		"POSTGRESQL://u@127.0.0.1:1/db":    "PostgreSQL at 127.0.0.1:1",
-		"redis://h:1/x":                    "invalid database number",
-		"root@tcp(127.0.0.1:1)/db":         "MySQL at 127.0.0.1:1",
-		"mysql://root@tcp(127.0.0.1:1)/db": "MySQL at 127.0.0.1:1",
-	} {
-		if _, err := openStore(t.Context(), target, 1); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("openStore(%q): %v, want an error with %q", target, err, want)
-		}
-	}
-	if _, err := openStore(t.Context(), "root@tcp(127.0.0.1:1)/db", 0); err == nil {
-		t.Error("a pool of 0 connections was accepted")
 	}
 }

@@ -31,6 +31,7 @@ type counter struct {
 	e        *scoped.Engine
 	prefix   string
 	log      *slog.Logger
+	metrics  http.Handler // GET /metrics
 	draining atomic.Bool  // set on SIGTERM: /readyz fails, connections close
 	conns    atomic.Int64 // connections open
 }
@@ -55,8 +56,9 @@ func newServer(c *counter) *http.Server {
 	}
 }
 
-// ServeHTTP routes: / counts, /healthz and /readyz report; every other path
-// is a 404 and every other method a 405, before any scope is touched.
+// ServeHTTP routes: / counts, /healthz and /readyz report, /metrics
+// exports; every other path is a 404 and every other method a 405, before
+// any scope is touched.
 func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.draining.Load() {
 		w.Header().Set("Connection", "close")
@@ -70,6 +72,8 @@ func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h, allow = c.healthz, "GET, HEAD"
 	case "/readyz":
 		h, allow = c.readyz, "GET, HEAD"
+	case "/metrics":
+		h = c.metrics.ServeHTTP
 	default:
 		http.NotFound(w, r)
 		return
