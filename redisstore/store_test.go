@@ -17,10 +17,17 @@ import (
 
 // newMiniredis returns a store on a fresh in-process miniredis.
 func newMiniredis(t *testing.T) (*redisstore.Store, redis.UniversalClient) {
+	s, c, _ := newMiniredisServer(t)
+	return s, c
+}
+
+// newMiniredisServer returns a store on a fresh in-process miniredis, and
+// the server.
+func newMiniredisServer(t *testing.T) (*redisstore.Store, redis.UniversalClient, *miniredis.Miniredis) {
 	m := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { c.Close() })
-	return remember(redisstore.New(c), c, redisstore.DefaultPrefix), c
+	return remember(redisstore.New(c), c, redisstore.DefaultPrefix), c, m
 }
 
 // realStore opens stores on the test Redis server, each under a key prefix
@@ -114,16 +121,40 @@ func globEscape(s string) string {
 	return b.String()
 }
 
+// TestConformanceMiniredis runs the suite on miniredis, whose time the
+// suite's clock moves with FastForward.
 func TestConformanceMiniredis(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) scoped.Store { s, _ := newMiniredis(t); return s }, footprint)
+	storetest.Run(t, storetest.Harness{
+		NewStore: func(t *testing.T, clock *storetest.Clock) scoped.Store {
+			s, _, m := newMiniredisServer(t)
+			clock.Follow(m.FastForward)
+			return s
+		},
+		Footprint: footprint,
+	})
 }
 
+// TestConformanceRedis runs the suite on the real Redis, in real time: its
+// expiry tests wait for short TTLs to pass on the server.
 func TestConformanceRedis(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) scoped.Store { s, _ := newReal(t); return s }, footprint)
+	storetest.Run(t, realHarness(newReal))
 }
 
 func TestConformanceRedisPipelined(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) scoped.Store { s, _ := newPipelined(t); return s }, footprint)
+	storetest.Run(t, realHarness(newPipelined))
+}
+
+// realHarness is the suite's Harness for stores that open returns on a real
+// Redis server, whose clock nothing moves.
+func realHarness(open func(*testing.T) (*redisstore.Store, redis.UniversalClient)) storetest.Harness {
+	return storetest.Harness{
+		NewStore: func(t *testing.T, clock *storetest.Clock) scoped.Store {
+			clock.RealTime()
+			s, _ := open(t)
+			return s
+		},
+		Footprint: footprint,
+	}
 }
 
 // A flushed script cache must not fail a call: EVALSHA answers NOSCRIPT and
