@@ -19,7 +19,8 @@ import (
 // A server that is down: calls made before it stopped succeed; calls made
 // while it is down fail with errors matching scoped.ErrNotApplied (the dial
 // is refused), on their own and in pipelines, and none of them is applied
-// once it is back. A closed client's calls are not applied either.
+// once it is back. A closed client's calls are not applied either. A
+// listing fails the same way.
 func TestServerDownNotApplied(t *testing.T) {
 	srv := testenv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always")
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), DialerRetries: 1})
@@ -50,6 +51,7 @@ func TestServerDownNotApplied(t *testing.T) {
 		_, _, errs["CompareAndSet"] = s.CompareAndSet(ctx, prefix+"a", a.Revision(), scoped.Write{Value: []byte("changed"), Writer: scoped.NewToken()})
 		_, _, errs["CompareAndSet of a new scope"] = s.CompareAndSet(ctx, prefix+"c", scoped.Revision{}, scoped.Write{Value: []byte("new"), Writer: scoped.NewToken()})
 		_, _, errs["Delete"] = s.Delete(ctx, prefix+"b", b.Revision())
+		errs["List"] = listErr(t, s, prefix)
 		return errs
 	}
 	for _, mode := range modes {

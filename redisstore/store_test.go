@@ -74,35 +74,32 @@ func footprint(t *testing.T, s scoped.Store) int {
 }
 
 // countKeys counts the keys whose names begin with prefix, with SCAN MATCH,
-// on every master of a cluster.
+// on every master of a cluster or shard of a ring.
 func countKeys(t *testing.T, c redis.UniversalClient, prefix string) int {
 	t.Helper()
 	pattern := globEscape(prefix) + "*"
-	scan := func(ctx context.Context, c redis.Cmdable) (int, error) {
+	var mu sync.Mutex
+	total := 0
+	scan := func(ctx context.Context, c redis.Cmdable) error {
 		n := 0
 		iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
 		for iter.Next(ctx) {
 			n++
 		}
-		return n, iter.Err()
-	}
-	cluster, ok := c.(*redis.ClusterClient)
-	if !ok {
-		n, err := scan(t.Context(), c)
-		if err != nil {
-			t.Fatalf("SCAN: %v", err)
-		}
-		return n
-	}
-	var mu sync.Mutex
-	total := 0
-	err := cluster.ForEachMaster(t.Context(), func(ctx context.Context, m *redis.Client) error {
-		n, err := scan(ctx, m)
 		mu.Lock()
 		total += n
 		mu.Unlock()
-		return err
-	})
+		return iter.Err()
+	}
+	var err error
+	switch c := c.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(t.Context(), func(ctx context.Context, m *redis.Client) error { return scan(ctx, m) })
+	case *redis.Ring:
+		err = c.ForEachShard(t.Context(), func(ctx context.Context, m *redis.Client) error { return scan(ctx, m) })
+	default:
+		err = scan(t.Context(), c)
+	}
 	if err != nil {
 		t.Fatalf("SCAN: %v", err)
 	}
