@@ -98,9 +98,13 @@ func TestPipelineBounds(t *testing.T) {
 		if i == calls {
 			size = 2 * maxBytes // alone in its pipeline
 		}
+		var expiresAt time.Time // every third write expires: its expiry time counts too
+		if i%3 == 0 {
+			expiresAt = time.Now().Add(time.Hour)
+		}
 		wg.Go(func() {
 			name := fmt.Sprint("s", i)
-			if _, ok, err := s.CompareAndSet(t.Context(), name, scoped.Revision{}, scoped.Write{Value: make([]byte, size), Writer: scoped.NewToken()}); !ok || err != nil {
+			if _, ok, err := s.CompareAndSet(t.Context(), name, scoped.Revision{}, scoped.Write{Value: make([]byte, size), Writer: scoped.NewToken(), ExpiresAt: expiresAt}); !ok || err != nil {
 				t.Errorf("CompareAndSet of %s = %v, %v", name, ok, err)
 			}
 			if i%2 == 0 {

@@ -52,8 +52,8 @@ func WithPipelining(maxDirect, maxPipelines int) Option {
 
 // WithPipelineBounds sets how much one pipeline holds: at most maxCalls
 // calls, and at most maxBytes bytes of keys and arguments (values, writer
-// tokens, versions; a call larger than maxBytes is sent in a pipeline of
-// its own). Queued calls beyond the bounds wait for the next pipeline. The
+// tokens, versions, expiry times; a call larger than maxBytes is sent in a
+// pipeline of its own). Queued calls beyond the bounds wait for the next pipeline. The
 // defaults are DefaultMaxPipelineCalls and DefaultMaxPipelineBytes; values
 // below 1 count as 1.
 func WithPipelineBounds(maxCalls, maxBytes int) Option {
