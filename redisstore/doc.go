@@ -56,8 +56,9 @@
 // SCAN with MATCH of the key prefix (its glob characters * ? [ ] \ escaped)
 // followed by *, and a COUNT of 200, page after page. On a Redis Cluster it
 // scans every master in turn (found with ForEachMaster when the listing
-// starts), on a Ring every shard; keys that move between nodes during a
-// listing may be missed. SCAN may return a key twice, so a listing
+// starts), on a Ring every live shard (a Ring sends the keys of a shard it
+// found down to the others); keys that move between nodes during a listing
+// may be missed. SCAN may return a key twice, so a listing
 // remembers every name it yielded (memory in proportion to the listing) to
 // yield each once. The context is checked before each page, and a listing
 // holds nothing on the server between pages. Keys under the store's prefix

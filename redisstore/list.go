@@ -33,8 +33,8 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[string, error
 			yield("", fmt.Errorf("redisstore: list: %w", s.calls.directSure.mark(err)))
 			return
 		}
-		open := strings.TrimSuffix(s.Key(""), "}") // what every scope's key begins with
-		match := globEscape(open+prefix) + "*"
+		keyStart := strings.TrimSuffix(s.Key(""), "}") // what every scope's key begins with
+		match := globEscape(keyStart+prefix) + "*"
 		seen := map[string]struct{}{}
 		for _, node := range nodes {
 			var cursor uint64
@@ -50,7 +50,7 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[string, error
 					return
 				}
 				for _, key := range keys {
-					name, ok := strings.CutSuffix(strings.TrimPrefix(key, open), "}")
+					name, ok := strings.CutSuffix(strings.TrimPrefix(key, keyStart), "}")
 					if !ok {
 						continue // not a scope's key
 					}
@@ -71,8 +71,9 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[string, error
 }
 
 // nodes returns the servers that hold the store's keys, to be scanned one
-// after another: every master of a Redis Cluster, every shard of a Ring,
-// else the client itself.
+// after another: every master of a Redis Cluster, every live shard of a
+// Ring (a Ring sends a down shard's keys to the others), else the client
+// itself.
 func (s *Store) nodes(ctx context.Context) ([]redis.Cmdable, error) {
 	var (
 		mu    sync.Mutex
