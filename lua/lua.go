@@ -14,11 +14,11 @@ var (
 	cas string
 )
 
-// Load returns the source of load.lua: read a scope's version, writer and
-// value.
+// Load returns the source of load.lua: read a scope's version, writer,
+// value and expiry time.
 func Load() string { return load }
 
-// CAS returns the source of cas.lua: write or delete a scope's record if its
-// revision (version and writer) is the expected one, else return the
-// current record.
+// CAS returns the source of cas.lua: write (with its expiry time, set on the
+// key too) or delete a scope's record if its revision (version and writer)
+// is the expected one, else return the current record.
 func CAS() string { return cas }

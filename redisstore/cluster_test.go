@@ -32,11 +32,15 @@ func TestCluster(t *testing.T) {
 		{"ConformancePipelined", []redisstore.Option{redisstore.WithPipelining(0, 2)}}, // every call through a pipeline
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			storetest.Run(t, func(t *testing.T) scoped.Store {
-				prefix := newPrefix()
-				s := redisstore.New(c, append([]redisstore.Option{redisstore.WithPrefix(prefix)}, tt.opts...)...)
-				return remember(s, c, prefix)
-			}, footprint)
+			storetest.Run(t, storetest.Harness{
+				NewStore: func(t *testing.T, clock *storetest.Clock) scoped.Store {
+					clock.RealTime()
+					prefix := newPrefix()
+					s := redisstore.New(c, append([]redisstore.Option{redisstore.WithPrefix(prefix)}, tt.opts...)...)
+					return remember(s, c, prefix)
+				},
+				Footprint: footprint,
+			})
 		})
 	}
 	t.Run("ManyScopes", func(t *testing.T) {

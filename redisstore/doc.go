@@ -16,10 +16,11 @@
 //
 // A scope's key is prefix + "{" + name + "}", so that every key of a scope
 // shares one hash slot; the prefix is DefaultPrefix unless WithPrefix says
-// otherwise. The hash has three fields: n, the version in decimal; w, the
-// 16-byte writer token of that version; v, the msgpack value. A scope
-// without a record has no key: a delete removes it (DEL), and a re-created
-// scope starts again at version 1.
+// otherwise. The hash has three fields, and a fourth for a record that
+// expires: n, the version in decimal; w, the 16-byte writer token of that
+// version; v, the msgpack value; e, the expiry time in milliseconds since
+// the epoch, in decimal. A scope without a record has no key: a delete
+// removes it (DEL), and a re-created scope starts again at version 1.
 //
 // A key that these scripts did not write (a string, a list or any other
 // type, or a hash without field n, or with a version or writer token that
@@ -29,6 +30,40 @@
 // tombstone that the version 1 contract left after a delete, loads as a
 // record without a value at that version: writes continue from it, and a
 // delete removes it.
+//
+// # Expiry
+//
+// Redis expires the keys itself. A write with an expiry time stores it in
+// field e and sets it on the key with PEXPIREAT, in the same script as the
+// write, so the write and its expiry are atomic; a write without one drops
+// the field and PERSISTs the key. Load and a refused write return the
+// expiry time from field e in the same round trip. Once the time has
+// passed, Redis removes the key (lazily on access, or by its active expiry
+// cycle) and never shows it again: the scope reads as never written, a
+// write expecting the old record is refused, and one expecting none
+// creates the scope again at version 1. There is nothing to sweep: the
+// Store has no Sweep.
+//
+// The expiry time is absolute and comes from the client (the engine's
+// clock, time.Now unless scoped.WithClock says otherwise), but Redis's own
+// clock decides when it has passed. Clock skew between a client machine and
+// the server shifts every expiry by that skew: a server clock ahead by a
+// second removes keys a second early.
+//
+// # Listing
+//
+// List scans the keys of the scopes whose names begin with the prefix:
+// SCAN with MATCH of the key prefix (its glob characters * ? [ ] \ escaped)
+// followed by *, and a COUNT of 200, page after page. On a Redis Cluster it
+// scans every master in turn (found with ForEachMaster when the listing
+// starts), on a Ring every live shard (a Ring sends the keys of a shard it
+// found down to the others); keys that move between nodes during a listing
+// may be missed. SCAN may return a key twice, so a listing
+// remembers every name it yielded (memory in proportion to the listing) to
+// yield each once. The context is checked before each page, and a listing
+// holds nothing on the server between pages. Keys under the store's prefix
+// that are not a scope's key (no closing brace) are left out; keys of
+// another type are listed, and Load reports them as corrupt.
 //
 // # Scripts
 //

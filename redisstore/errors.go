@@ -16,8 +16,9 @@ import (
 // never will (see scoped.Store). Two kinds of go-redis errors say so:
 //
 //   - refusals: error replies with which the server refuses a command
-//     before running it, or which a script raises before its only write
-//     (the scripts write last, with one command, and never catch these);
+//     before running it, or which a script raises before or at its first
+//     write (the scripts write last, only their first write can be refused,
+//     and they never catch these: see lua/cas.lua);
 //   - unsent: failures of go-redis before it wrote the command: the
 //     connection could not be dialled, no pooled connection came before the
 //     pool's timeout or the context's end, or the client is closed.
@@ -38,19 +39,21 @@ import (
 //
 // Load is a read: go-redis may have sent it in an earlier attempt than the
 // one whose error is returned, but a read changes nothing, so its errors
-// are marked by the same rules.
+// are marked by the same rules. So are List's: each page is a SCAN sent on
+// its own (never in a pipeline), and a context that ended before a page is
+// sent is marked as for any call not sent.
 
 // refusals are the prefixes of the error replies that prove a script was not
-// run, or raised an error before its only write:
+// run, or raised an error before or at its first write:
 var refusals = []string{
 	"LOADING ",     // the server is loading its data: commands are refused
 	"BUSY ",        // another script or function runs: commands are refused
-	"READONLY ",    // a replica: raised by the script's write (or the command)
+	"READONLY ",    // a replica: raised by the script's first write (or the command)
 	"MASTERDOWN ",  // a stale replica: raised by the script's first read
 	"TRYAGAIN ",    // Cluster resharding: refused before running
 	"CLUSTERDOWN ", // Cluster not serving the slot: refused before running
-	"NOREPLICAS ",  // min-replicas-to-write unmet: raised by the write
-	"OOM ",         // maxmemory: raised by the write (HSET; DEL never is)
+	"NOREPLICAS ",  // min-replicas-to-write unmet: raised by the first write
+	"OOM ",         // maxmemory: raised by the first write (HSET; DEL never is)
 }
 
 // maxClients is the reply a server sends on a connection it refuses, and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -40,4 +41,38 @@ func ExampleNew() {
 	// Output:
 	// 1 <nil> myapp:{visits}
 	// true true
+}
+
+// Scopes that expire, and a listing by name prefix. Redis removes an
+// expired scope's key itself; miniredis's FastForward stands for the time
+// passing.
+func ExampleStore_List() {
+	m := miniredis.NewMiniRedis()
+	if err := m.Start(); err != nil {
+		panic(err)
+	}
+	defer m.Close()
+	client := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	defer client.Close()
+
+	ctx := context.Background()
+	e := scoped.New(redisstore.New(client))
+	for _, name := range []string{"cart:1", "cart:2", "wallet:1"} {
+		var opts []scoped.CallOption
+		if name == "cart:2" {
+			opts = append(opts, scoped.ExpireAfter(time.Minute))
+		}
+		if _, err := scoped.Update(ctx, e, name, func(n *int) (int, error) { *n++; return *n, nil }, opts...); err != nil {
+			panic(err)
+		}
+	}
+	fmt.Println(client.TTL(ctx, "scoped:{cart:2}").Val().Round(time.Minute)) // the key's own TTL
+
+	m.FastForward(2 * time.Minute)
+	for name, err := range e.List(ctx, "cart:") {
+		fmt.Println(name, err)
+	}
+	// Output:
+	// 1m0s
+	// cart:1 <nil>
 }

@@ -19,7 +19,8 @@ import (
 // A server that is down: calls made before it stopped succeed; calls made
 // while it is down fail with errors matching scoped.ErrNotApplied (the dial
 // is refused), on their own and in pipelines, and none of them is applied
-// once it is back. A closed client's calls are not applied either.
+// once it is back. A closed client's calls are not applied either. A
+// listing fails the same way.
 func TestServerDownNotApplied(t *testing.T) {
 	srv := testenv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always")
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), DialerRetries: 1})
@@ -29,7 +30,7 @@ func TestServerDownNotApplied(t *testing.T) {
 	for _, mode := range modes {
 		s := redisstore.New(c, mode.opt)
 		for _, name := range []string{"a", "b"} {
-			rec, ok, err := s.CompareAndSet(ctx, mode.name+name, scoped.Revision{}, []byte(name), scoped.NewToken())
+			rec, ok, err := s.CompareAndSet(ctx, mode.name+name, scoped.Revision{}, scoped.Write{Value: []byte(name), Writer: scoped.NewToken()})
 			if !ok || err != nil {
 				t.Fatalf("%s CompareAndSet before the stop = %v, %v", mode.name, ok, err)
 			}
@@ -47,9 +48,10 @@ func TestServerDownNotApplied(t *testing.T) {
 		a, b := recs[prefix+"a"], recs[prefix+"b"]
 		errs := map[string]error{}
 		_, errs["Load"] = s.Load(ctx, prefix+"a")
-		_, _, errs["CompareAndSet"] = s.CompareAndSet(ctx, prefix+"a", a.Revision(), []byte("changed"), scoped.NewToken())
-		_, _, errs["CompareAndSet of a new scope"] = s.CompareAndSet(ctx, prefix+"c", scoped.Revision{}, []byte("new"), scoped.NewToken())
+		_, _, errs["CompareAndSet"] = s.CompareAndSet(ctx, prefix+"a", a.Revision(), scoped.Write{Value: []byte("changed"), Writer: scoped.NewToken()})
+		_, _, errs["CompareAndSet of a new scope"] = s.CompareAndSet(ctx, prefix+"c", scoped.Revision{}, scoped.Write{Value: []byte("new"), Writer: scoped.NewToken()})
 		_, _, errs["Delete"] = s.Delete(ctx, prefix+"b", b.Revision())
+		errs["List"] = listErr(t, s, prefix)
 		return errs
 	}
 	for _, mode := range modes {
@@ -151,7 +153,7 @@ func TestLoadingRefusals(t *testing.T) {
 	for _, mode := range modes {
 		s := redisstore.New(c, mode.opt)
 		for _, name := range []string{"update", "delete"} {
-			rec, ok, err := s.CompareAndSet(ctx, mode.name+name, scoped.Revision{}, []byte(name), scoped.NewToken())
+			rec, ok, err := s.CompareAndSet(ctx, mode.name+name, scoped.Revision{}, scoped.Write{Value: []byte(name), Writer: scoped.NewToken()})
 			if !ok || err != nil {
 				t.Fatalf("CompareAndSet = %v, %v", ok, err)
 			}
@@ -163,11 +165,11 @@ func TestLoadingRefusals(t *testing.T) {
 				return err
 			}},
 			&probe{name: mode.name + "create", call: func(s *redisstore.Store) error {
-				_, _, err := s.CompareAndSet(ctx, mode.name+"create", scoped.Revision{}, []byte("new"), scoped.NewToken())
+				_, _, err := s.CompareAndSet(ctx, mode.name+"create", scoped.Revision{}, scoped.Write{Value: []byte("new"), Writer: scoped.NewToken()})
 				return err
 			}},
 			&probe{name: mode.name + "update", call: func(s *redisstore.Store) error {
-				_, _, err := s.CompareAndSet(ctx, mode.name+"update", recs[mode.name+"update"].Revision(), []byte("changed"), scoped.NewToken())
+				_, _, err := s.CompareAndSet(ctx, mode.name+"update", recs[mode.name+"update"].Revision(), scoped.Write{Value: []byte("changed"), Writer: scoped.NewToken()})
 				return err
 			}},
 			&probe{name: mode.name + "delete", call: func(s *redisstore.Store) error {
@@ -242,7 +244,7 @@ func TestContextEndsWaitingForConnection(t *testing.T) {
 			})
 			t.Cleanup(func() { c.Close() })
 			s := redisstore.New(c, redisstore.WithoutPipelining(), redisstore.WithPrefix(testenv.UniqueName("t")))
-			rec, ok, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, []byte("one"), scoped.NewToken())
+			rec, ok, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, scoped.Write{Value: []byte("one"), Writer: scoped.NewToken()})
 			if !ok || err != nil {
 				t.Fatalf("CompareAndSet = %v, %v", ok, err)
 			}
@@ -264,12 +266,12 @@ func TestContextEndsWaitingForConnection(t *testing.T) {
 			go func() { // takes the only connection, and waits on the frozen server
 				ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 				defer cancel()
-				_, _, err := s.CompareAndSet(ctx, "a", rec.Revision(), []byte("two"), scoped.NewToken())
+				_, _, err := s.CompareAndSet(ctx, "a", rec.Revision(), scoped.Write{Value: []byte("two"), Writer: scoped.NewToken()})
 				onWire <- err
 			}()
 			time.Sleep(50 * time.Millisecond)
 			ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
-			_, _, err = s.CompareAndSet(ctx, "b", scoped.Revision{}, []byte("new"), scoped.NewToken())
+			_, _, err = s.CompareAndSet(ctx, "b", scoped.Revision{}, scoped.Write{Value: []byte("new"), Writer: scoped.NewToken()})
 			cancel()
 			if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, scoped.ErrNotApplied) {
 				t.Errorf("CompareAndSet waiting for the pool's only connection: %v; want context.DeadlineExceeded matching scoped.ErrNotApplied", err)

@@ -80,7 +80,7 @@ func TestPipelineBounds(t *testing.T) {
 	const maxCalls, maxBytes = 5, 400
 	s := redisstore.New(c, redisstore.WithPipelining(0, 1), redisstore.WithPipelineBounds(maxCalls, maxBytes))
 	// Load the scripts, so that every pipeline below is one of EVALSHA.
-	if _, _, err := s.CompareAndSet(t.Context(), "warm-up", scoped.Revision{}, []byte("x"), scoped.NewToken()); err != nil {
+	if _, _, err := s.CompareAndSet(t.Context(), "warm-up", scoped.Revision{}, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Load(t.Context(), "warm-up"); err != nil {
@@ -98,9 +98,13 @@ func TestPipelineBounds(t *testing.T) {
 		if i == calls {
 			size = 2 * maxBytes // alone in its pipeline
 		}
+		var expiresAt time.Time // every third write expires: its expiry time counts too
+		if i%3 == 0 {
+			expiresAt = time.Now().Add(time.Hour)
+		}
 		wg.Go(func() {
 			name := fmt.Sprint("s", i)
-			if _, ok, err := s.CompareAndSet(t.Context(), name, scoped.Revision{}, make([]byte, size), scoped.NewToken()); !ok || err != nil {
+			if _, ok, err := s.CompareAndSet(t.Context(), name, scoped.Revision{}, scoped.Write{Value: make([]byte, size), Writer: scoped.NewToken(), ExpiresAt: expiresAt}); !ok || err != nil {
 				t.Errorf("CompareAndSet of %s = %v, %v", name, ok, err)
 			}
 			if i%2 == 0 {
@@ -208,7 +212,7 @@ func TestHooksSeeCallersContext(t *testing.T) {
 			// context's value.
 			ctx, cancel := context.WithTimeout(context.WithValue(t.Context(), callerKey{}, "alone"), time.Minute)
 			defer cancel()
-			rec, _, err := s.CompareAndSet(ctx, "a", scoped.Revision{}, []byte("x"), scoped.NewToken())
+			rec, _, err := s.CompareAndSet(ctx, "a", scoped.Revision{}, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -235,7 +239,7 @@ func TestHooksSeeCallersContext(t *testing.T) {
 				wg.Go(func() {
 					ctx, cancel := context.WithTimeout(context.WithValue(t.Context(), callerKey{}, fmt.Sprint("caller", i)), time.Minute)
 					defer cancel()
-					if _, _, err := s.CompareAndSet(ctx, fmt.Sprint("caller", i), scoped.Revision{}, []byte("x"), scoped.NewToken()); err != nil {
+					if _, _, err := s.CompareAndSet(ctx, fmt.Sprint("caller", i), scoped.Revision{}, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()}); err != nil {
 						t.Error(err)
 					}
 				})

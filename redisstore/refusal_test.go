@@ -61,7 +61,7 @@ func TestRefusalReplies(t *testing.T) {
 				ctx := t.Context()
 				rev := scoped.Revision{Version: 1, Writer: scoped.NewToken()}
 				_, err1 := s.Load(ctx, "a")
-				_, _, err2 := s.CompareAndSet(ctx, "a", rev, []byte("x"), scoped.NewToken())
+				_, _, err2 := s.CompareAndSet(ctx, "a", rev, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()})
 				_, _, err3 := s.Delete(ctx, "a", rev)
 				for i, err := range []error{err1, err2, err3} {
 					what := []string{"Load", "CompareAndSet", "Delete"}[i]
@@ -193,7 +193,7 @@ func TestReplicaRefusals(t *testing.T) {
 	rc := redis.NewClient(&redis.Options{Addr: replica.Addr(), MaxRetries: -1})
 	t.Cleanup(func() { mc.Close(); rc.Close() })
 	ctx := t.Context()
-	rec, ok, err := redisstore.New(mc).CompareAndSet(ctx, "a", scoped.Revision{}, []byte("one"), scoped.NewToken())
+	rec, ok, err := redisstore.New(mc).CompareAndSet(ctx, "a", scoped.Revision{}, scoped.Write{Value: []byte("one"), Writer: scoped.NewToken()})
 	if !ok || err != nil {
 		t.Fatalf("CompareAndSet on the master = %v, %v", ok, err)
 	}
@@ -202,11 +202,11 @@ func TestReplicaRefusals(t *testing.T) {
 	for _, mode := range modes {
 		s := redisstore.New(rc, mode.opt)
 		checkRefused(t, mode.name+" CompareAndSet", "READONLY", func() error {
-			_, _, err := s.CompareAndSet(ctx, "a", rec.Revision(), []byte("two"), scoped.NewToken())
+			_, _, err := s.CompareAndSet(ctx, "a", rec.Revision(), scoped.Write{Value: []byte("two"), Writer: scoped.NewToken()})
 			return err
 		})
 		checkRefused(t, mode.name+" CompareAndSet of a new scope", "READONLY", func() error {
-			_, _, err := s.CompareAndSet(ctx, "b", scoped.Revision{}, []byte("two"), scoped.NewToken())
+			_, _, err := s.CompareAndSet(ctx, "b", scoped.Revision{}, scoped.Write{Value: []byte("two"), Writer: scoped.NewToken()})
 			return err
 		})
 		checkRefused(t, mode.name+" Delete", "READONLY", func() error {
@@ -233,7 +233,7 @@ func TestReplicaRefusals(t *testing.T) {
 			return err
 		})
 		checkRefused(t, mode.name+" CompareAndSet", "MASTERDOWN", func() error {
-			_, _, err := s.CompareAndSet(ctx, "a", rec.Revision(), []byte("two"), scoped.NewToken())
+			_, _, err := s.CompareAndSet(ctx, "a", rec.Revision(), scoped.Write{Value: []byte("two"), Writer: scoped.NewToken()})
 			return err
 		})
 		checkRefused(t, mode.name+" Delete", "MASTERDOWN", func() error {
@@ -293,7 +293,7 @@ func TestBusyRefusals(t *testing.T) {
 	busy := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, ReadTimeout: 20 * time.Second})
 	t.Cleanup(func() { c.Close(); busy.Close() })
 	ctx := t.Context()
-	rec, ok, err := redisstore.New(c).CompareAndSet(ctx, "a", scoped.Revision{}, []byte("one"), scoped.NewToken())
+	rec, ok, err := redisstore.New(c).CompareAndSet(ctx, "a", scoped.Revision{}, scoped.Write{Value: []byte("one"), Writer: scoped.NewToken()})
 	if !ok || err != nil {
 		t.Fatalf("CompareAndSet = %v, %v", ok, err)
 	}
@@ -326,7 +326,7 @@ func TestBusyRefusals(t *testing.T) {
 			return err
 		})
 		checkRefused(t, modes[i].name+" CompareAndSet", "BUSY", func() error {
-			_, _, err := s.CompareAndSet(ctx, "a", rec.Revision(), []byte("two"), scoped.NewToken())
+			_, _, err := s.CompareAndSet(ctx, "a", rec.Revision(), scoped.Write{Value: []byte("two"), Writer: scoped.NewToken()})
 			return err
 		})
 		checkRefused(t, modes[i].name+" Delete", "BUSY", func() error {

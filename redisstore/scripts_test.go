@@ -42,17 +42,17 @@ func TestScriptsKeepLargeVersionsExact(t *testing.T) {
 			t.Fatalf("Load = %+v, %v; want version %d", rec, err, start)
 		}
 		below := scoped.Revision{Version: start - 1, Writer: tok}
-		if _, ok, err := s.CompareAndSet(ctx, "big", below, []byte("y"), scoped.NewToken()); ok || err != nil {
+		if _, ok, err := s.CompareAndSet(ctx, "big", below, scoped.Write{Value: []byte("y"), Writer: scoped.NewToken()}); ok || err != nil {
 			t.Fatalf("CompareAndSet one version below = %v, %v; want a conflict", ok, err)
 		}
-		rec, ok, err := s.CompareAndSet(ctx, "big", rec.Revision(), []byte("y"), scoped.NewToken())
+		rec, ok, err := s.CompareAndSet(ctx, "big", rec.Revision(), scoped.Write{Value: []byte("y"), Writer: scoped.NewToken()})
 		if !ok || err != nil || rec.Version != math.MaxUint64 {
 			t.Fatalf("CompareAndSet = %+v, %v, %v; want version %d", rec, ok, err, uint64(math.MaxUint64))
 		}
 		if got, _ := c.HGet(ctx, s.Key("big"), "n").Result(); got != "18446744073709551615" {
 			t.Fatalf("stored version %q", got)
 		}
-		if _, _, err := s.CompareAndSet(ctx, "big", rec.Revision(), []byte("z"), scoped.NewToken()); err == nil {
+		if _, _, err := s.CompareAndSet(ctx, "big", rec.Revision(), scoped.Write{Value: []byte("z"), Writer: scoped.NewToken()}); err == nil {
 			t.Fatalf("CompareAndSet past the largest version succeeded")
 		}
 	})
@@ -100,7 +100,7 @@ func TestScriptsReportCorruptRecords(t *testing.T) {
 				_, err := s.Load(ctx, tt.name)
 				check("Load", err)
 				for _, expected := range []scoped.Revision{{}, {Version: 3, Writer: tok}, {Version: 12, Writer: tok}} {
-					_, _, err = s.CompareAndSet(ctx, tt.name, expected, []byte("new"), scoped.NewToken())
+					_, _, err = s.CompareAndSet(ctx, tt.name, expected, scoped.Write{Value: []byte("new"), Writer: scoped.NewToken()})
 					check("CompareAndSet", err)
 					_, _, err = s.Delete(ctx, tt.name, expected)
 					check("Delete", err)
@@ -128,11 +128,11 @@ func TestScriptsReadOldTombstones(t *testing.T) {
 			if err != nil || rec.Version != 5 || rec.Writer != tok || rec.Value != nil {
 				t.Fatalf("Load of a tombstone = %+v, %v; want version 5 without a value", rec, err)
 			}
-			if _, ok, err := s.CompareAndSet(ctx, name, scoped.Revision{}, []byte("x"), scoped.NewToken()); ok || err != nil {
+			if _, ok, err := s.CompareAndSet(ctx, name, scoped.Revision{}, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()}); ok || err != nil {
 				t.Fatalf("CompareAndSet expecting no record over a tombstone = %v, %v; want a conflict", ok, err)
 			}
 		}
-		rec, ok, err := s.CompareAndSet(ctx, "written", scoped.Revision{Version: 5, Writer: tok}, []byte("x"), scoped.NewToken())
+		rec, ok, err := s.CompareAndSet(ctx, "written", scoped.Revision{Version: 5, Writer: tok}, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()})
 		if !ok || err != nil || rec.Version != 6 {
 			t.Fatalf("CompareAndSet over a tombstone = %+v, %v, %v; want version 6", rec, ok, err)
 		}

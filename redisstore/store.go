@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -51,8 +52,8 @@ func WithPipelining(maxDirect, maxPipelines int) Option {
 
 // WithPipelineBounds sets how much one pipeline holds: at most maxCalls
 // calls, and at most maxBytes bytes of keys and arguments (values, writer
-// tokens, versions; a call larger than maxBytes is sent in a pipeline of
-// its own). Queued calls beyond the bounds wait for the next pipeline. The
+// tokens, versions, expiry times; a call larger than maxBytes is sent in a
+// pipeline of its own). Queued calls beyond the bounds wait for the next pipeline. The
 // defaults are DefaultMaxPipelineCalls and DefaultMaxPipelineBytes; values
 // below 1 count as 1.
 func WithPipelineBounds(maxCalls, maxBytes int) Option {
@@ -97,40 +98,55 @@ func (s *Store) Load(ctx context.Context, name string) (scoped.Record, error) {
 	if what, ok := foreign(reply); ok {
 		return scoped.Record{}, corrupt(name, what)
 	}
-	if len(reply) != 3 {
+	if len(reply) != 4 {
 		return scoped.Record{}, fmt.Errorf("redisstore: load: unexpected reply %v", reply)
 	}
 	return parseRecord(name, reply)
 }
 
-// CompareAndSet implements scoped.Store.
-func (s *Store) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+// CompareAndSet implements scoped.Store. A write with an expiry time sets
+// it on the key (PEXPIREAT) in the same script; one without clears it.
+func (s *Store) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, next scoped.Write) (scoped.Record, bool, error) {
 	switch {
-	case len(value) == 0:
+	case len(next.Value) == 0:
 		return scoped.Record{}, false, errors.New("redisstore: compare-and-set of an empty value")
-	case writer.IsZero():
+	case next.Writer.IsZero():
 		return scoped.Record{}, false, errors.New("redisstore: compare-and-set by the zero writer token")
 	case expected.Version == math.MaxUint64:
 		return scoped.Record{}, false, fmt.Errorf("redisstore: scope %q: version %d cannot grow", name, expected.Version)
 	}
-	next := expected.Version + 1
-	ok, cur, err := s.cas(ctx, name, expected, strconv.FormatUint(next, 10), writer[:], value)
+	version := expected.Version + 1
+	expiry, expiresAt := expiryArg(next.ExpiresAt)
+	ok, cur, err := s.cas(ctx, name, expected, strconv.FormatUint(version, 10), next.Writer[:], next.Value, expiry)
 	if err != nil || !ok {
 		return cur, false, err
 	}
-	return scoped.Record{Value: value, Version: next, Writer: writer}, true, nil
+	return scoped.Record{Value: next.Value, Version: version, Writer: next.Writer, ExpiresAt: expiresAt}, true, nil
+}
+
+// expiryArg returns cas.lua's expiry argument for the expiry time at (the
+// zero time: never), and the time the record then keeps: at to the
+// millisecond. A time before 1970 becomes the first millisecond after: it
+// has passed either way, and PEXPIREAT takes no negative time.
+func expiryArg(at time.Time) (string, time.Time) {
+	if at.IsZero() {
+		return "", time.Time{}
+	}
+	ms := max(at.UnixMilli(), 1)
+	return strconv.FormatInt(ms, 10), time.UnixMilli(ms)
 }
 
 // Delete implements scoped.Store: the scope's key is removed.
 func (s *Store) Delete(ctx context.Context, name string, expected scoped.Revision) (scoped.Record, bool, error) {
-	ok, cur, err := s.cas(ctx, name, expected, "", nil, nil)
+	ok, cur, err := s.cas(ctx, name, expected, "", nil, nil, "")
 	return cur, ok, err
 }
 
 // cas runs cas.lua: it writes value (deletes the record if value is empty)
-// as version next by writer, if the current revision is expected. It
-// returns whether it did, or else the current record.
-func (s *Store) cas(ctx context.Context, name string, expected scoped.Revision, next string, writer, value []byte) (bool, scoped.Record, error) {
+// as version next by writer, expiring at expiry (cas.lua's ARGV[6]), if the
+// current revision is expected. It returns whether it did, or else the
+// current record.
+func (s *Store) cas(ctx context.Context, name string, expected scoped.Revision, next string, writer, value []byte, expiry string) (bool, scoped.Record, error) {
 	var expectedWriter []byte
 	if !expected.Writer.IsZero() {
 		expectedWriter = expected.Writer[:]
@@ -140,7 +156,7 @@ func (s *Store) cas(ctx context.Context, name string, expected scoped.Revision, 
 		op = "delete"
 	}
 	reply, err := s.calls.run(ctx, casScript, []string{s.Key(name)},
-		strconv.FormatUint(expected.Version, 10), expectedWriter, next, writer, value)
+		strconv.FormatUint(expected.Version, 10), expectedWriter, next, writer, value, expiry)
 	if err != nil {
 		return false, scoped.Record{}, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
@@ -152,7 +168,7 @@ func (s *Store) cas(ctx context.Context, name string, expected scoped.Revision, 
 	switch {
 	case len(reply) == 1 && reply[0] == int64(1):
 		return true, scoped.Record{}, nil
-	case len(reply) == 4 && reply[0] == int64(0):
+	case len(reply) == 5 && reply[0] == int64(0):
 		rec, err := parseRecord(name, reply[1:])
 		if err != nil {
 			err = scoped.NotApplied(err) // a conflict: nothing was written
@@ -187,13 +203,15 @@ func corrupt(name, what string) error {
 	return &scoped.CorruptValueError{Scope: name, Err: err}
 }
 
-// parseRecord reads {version, writer, value} as the scripts return it:
-// an empty version for a scope without a record.
+// parseRecord reads {version, writer, value, expiry} as the scripts return
+// it: an empty version for a scope without a record, an empty expiry for a
+// record that never expires.
 func parseRecord(name string, reply []any) (scoped.Record, error) {
 	version, ok1 := reply[0].(string)
 	writer, ok2 := reply[1].(string)
 	value, ok3 := reply[2].(string)
-	if !ok1 || !ok2 || !ok3 {
+	expiry, ok4 := reply[3].(string)
+	if !ok1 || !ok2 || !ok3 || !ok4 {
 		return scoped.Record{}, fmt.Errorf("redisstore: unexpected reply %v", reply)
 	}
 	if version == "" {
@@ -219,6 +237,13 @@ func parseRecord(name string, reply []any) (scoped.Record, error) {
 	}
 	if value != "" {
 		rec.Value = []byte(value)
+	}
+	if expiry != "" {
+		ms, err := strconv.ParseInt(expiry, 10, 64)
+		if err != nil || ms <= 0 {
+			return fail("expiry time %q at version %d", expiry, rec.Version)
+		}
+		rec.ExpiresAt = time.UnixMilli(ms)
 	}
 	return rec, nil
 }

@@ -17,10 +17,17 @@ import (
 
 // newMiniredis returns a store on a fresh in-process miniredis.
 func newMiniredis(t *testing.T) (*redisstore.Store, redis.UniversalClient) {
+	s, c, _ := newMiniredisServer(t)
+	return s, c
+}
+
+// newMiniredisServer returns a store on a fresh in-process miniredis, and
+// the server.
+func newMiniredisServer(t *testing.T) (*redisstore.Store, redis.UniversalClient, *miniredis.Miniredis) {
 	m := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { c.Close() })
-	return remember(redisstore.New(c), c, redisstore.DefaultPrefix), c
+	return remember(redisstore.New(c), c, redisstore.DefaultPrefix), c, m
 }
 
 // realStore opens stores on the test Redis server, each under a key prefix
@@ -67,35 +74,32 @@ func footprint(t *testing.T, s scoped.Store) int {
 }
 
 // countKeys counts the keys whose names begin with prefix, with SCAN MATCH,
-// on every master of a cluster.
+// on every master of a cluster or shard of a ring.
 func countKeys(t *testing.T, c redis.UniversalClient, prefix string) int {
 	t.Helper()
 	pattern := globEscape(prefix) + "*"
-	scan := func(ctx context.Context, c redis.Cmdable) (int, error) {
+	var mu sync.Mutex
+	total := 0
+	scan := func(ctx context.Context, c redis.Cmdable) error {
 		n := 0
 		iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
 		for iter.Next(ctx) {
 			n++
 		}
-		return n, iter.Err()
-	}
-	cluster, ok := c.(*redis.ClusterClient)
-	if !ok {
-		n, err := scan(t.Context(), c)
-		if err != nil {
-			t.Fatalf("SCAN: %v", err)
-		}
-		return n
-	}
-	var mu sync.Mutex
-	total := 0
-	err := cluster.ForEachMaster(t.Context(), func(ctx context.Context, m *redis.Client) error {
-		n, err := scan(ctx, m)
 		mu.Lock()
 		total += n
 		mu.Unlock()
-		return err
-	})
+		return iter.Err()
+	}
+	var err error
+	switch c := c.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(t.Context(), func(ctx context.Context, m *redis.Client) error { return scan(ctx, m) })
+	case *redis.Ring:
+		err = c.ForEachShard(t.Context(), func(ctx context.Context, m *redis.Client) error { return scan(ctx, m) })
+	default:
+		err = scan(t.Context(), c)
+	}
 	if err != nil {
 		t.Fatalf("SCAN: %v", err)
 	}
@@ -114,16 +118,40 @@ func globEscape(s string) string {
 	return b.String()
 }
 
+// TestConformanceMiniredis runs the suite on miniredis, whose time the
+// suite's clock moves with FastForward.
 func TestConformanceMiniredis(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) scoped.Store { s, _ := newMiniredis(t); return s }, footprint)
+	storetest.Run(t, storetest.Harness{
+		NewStore: func(t *testing.T, clock *storetest.Clock) scoped.Store {
+			s, _, m := newMiniredisServer(t)
+			clock.Follow(m.FastForward)
+			return s
+		},
+		Footprint: footprint,
+	})
 }
 
+// TestConformanceRedis runs the suite on the real Redis, in real time: its
+// expiry tests wait for short TTLs to pass on the server.
 func TestConformanceRedis(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) scoped.Store { s, _ := newReal(t); return s }, footprint)
+	storetest.Run(t, realHarness(newReal))
 }
 
 func TestConformanceRedisPipelined(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) scoped.Store { s, _ := newPipelined(t); return s }, footprint)
+	storetest.Run(t, realHarness(newPipelined))
+}
+
+// realHarness is the suite's Harness for stores that open returns on a real
+// Redis server, whose clock nothing moves.
+func realHarness(open func(*testing.T) (*redisstore.Store, redis.UniversalClient)) storetest.Harness {
+	return storetest.Harness{
+		NewStore: func(t *testing.T, clock *storetest.Clock) scoped.Store {
+			clock.RealTime()
+			s, _ := open(t)
+			return s
+		},
+		Footprint: footprint,
+	}
 }
 
 // A flushed script cache must not fail a call: EVALSHA answers NOSCRIPT and
