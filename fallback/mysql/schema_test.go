@@ -17,7 +17,7 @@ import (
 func TestTableNameInjection(t *testing.T) {
 	db := testenv.MySQL(t)
 	victim, _ := newStoreOn(t, db)
-	if _, _, err := victim.CompareAndSet(t.Context(), "keep", scoped.Revision{}, []byte("me"), scoped.NewToken()); err != nil {
+	if _, _, err := victim.CompareAndSet(t.Context(), "keep", scoped.Revision{}, scoped.Write{Value: []byte("me"), Writer: scoped.NewToken()}); err != nil {
 		t.Fatal(err)
 	}
 	bad := []string{
@@ -75,7 +75,7 @@ func TestTableNames(t *testing.T) {
 	if err := s.CreateTable(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, []byte("x"), scoped.NewToken()); err != nil {
+	if _, _, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()}); err != nil {
 		t.Fatal(err)
 	}
 	var n int
@@ -88,7 +88,7 @@ func TestTableNames(t *testing.T) {
 // they are.
 func TestCreateTableIdempotent(t *testing.T) {
 	s, _, _ := newStore(t) // its table is created once already
-	want, _, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, []byte("x"), scoped.NewToken())
+	want, _, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestMissingTable(t *testing.T) {
 	if err := s.CreateTable(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, []byte("x"), scoped.NewToken()); err != nil || !ok {
+	if _, ok, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()}); err != nil || !ok {
 		t.Fatalf("CompareAndSet once the table exists: %v, %v", ok, err)
 	}
 }
