@@ -48,6 +48,16 @@
 //
 //	DELETE FROM `scoped_scopes` WHERE `value` IS NULL
 //
+// Costs: a Load is one round trip; a CompareAndSet or Delete that succeeds
+// is one round trip; a refused one (another writer committed first) is two,
+// the refused statement and a SELECT of the current record. The first call
+// on a pool connection prepares the statement there, one more round trip,
+// once. A page of List, and a Sweep, is one statement.
+//
+// Values are limited to the server's max_allowed_packet less 1 KiB (read
+// once per Store), and to WithMaxValueSize if set; a bigger value fails with
+// a *scoped.ValueTooLargeError before anything is sent.
+//
 // # Expiry
 //
 // A record's expiry time is its expires_at, in milliseconds since the
@@ -77,16 +87,6 @@
 // byte order, each page beginning after the last name of the one before.
 // Names are compared as bytes, never with LIKE, so that %, _ and \ in a
 // prefix match only themselves. No statement stays open between pages.
-//
-// Costs: a Load is one round trip; a CompareAndSet or Delete that succeeds
-// is one round trip; a refused one (another writer committed first) is two,
-// the refused statement and a SELECT of the current record. The first call
-// on a pool connection prepares the statement there, one more round trip,
-// once.
-//
-// Values are limited to the server's max_allowed_packet less 1 KiB (read
-// once per Store), and to WithMaxValueSize if set; a bigger value fails with
-// a *scoped.ValueTooLargeError before anything is sent.
 //
 // # Errors
 //
