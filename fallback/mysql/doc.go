@@ -1,7 +1,9 @@
 // Package mysql is the MySQL and MariaDB backend of scoped: every scope that
 // has a record is one row of a table, read by one prepared SELECT and
 // written by one prepared INSERT (a scope's first write), UPDATE or DELETE,
-// so that a load, or a write that succeeds, is one round trip.
+// so that a load, or a write that succeeds, is one round trip. The store
+// also lists scopes by name prefix (List) and removes expired records
+// (Sweep).
 //
 // The caller opens and owns the *sql.DB (github.com/go-sql-driver/mysql) and
 // closes it; the Store only prepares its statements on it:
@@ -13,7 +15,10 @@
 //	e := scoped.New(store)
 //
 // The pool's sessions must commit every statement on its own (autocommit,
-// the default); the store checks it when it prepares its statements.
+// the default); the store checks it when it prepares its statements. The
+// DSN must leave clientFoundRows off (the default): a scope's first write
+// is told from a refused one by the count of rows it changed, which that
+// setting blurs.
 //
 // The table, as CreateTable makes it (Store.DDL returns it for any table):
 //
@@ -22,8 +27,14 @@
 //	  `version` BIGINT UNSIGNED NOT NULL,
 //	  `writer` BINARY(16) NOT NULL,
 //	  `value` LONGBLOB NOT NULL,
-//	  PRIMARY KEY (`name`)
+//	  `expires_at` BIGINT NULL,
+//	  PRIMARY KEY (`name`),
+//	  KEY `scoped_expiry` (`expires_at`)
 //	) ENGINE=InnoDB
+//
+// CreateTable also adds expires_at and its index to a table made by an
+// earlier version of this package, which lacks them; until then, every
+// call fails, saying so.
 //
 // Names and values are binary strings: compared byte for byte, with no
 // collation, case folding or trailing-space padding. Deleting a scope
@@ -41,11 +52,41 @@
 // is one round trip; a refused one (another writer committed first) is two,
 // the refused statement and a SELECT of the current record. The first call
 // on a pool connection prepares the statement there, one more round trip,
-// once.
+// once. A page of List, and a Sweep, is one statement.
 //
 // Values are limited to the server's max_allowed_packet less 1 KiB (read
 // once per Store), and to WithMaxValueSize if set; a bigger value fails with
 // a *scoped.ValueTooLargeError before anything is sent.
+//
+// # Expiry
+//
+// A record's expiry time is its expires_at, in milliseconds since the
+// epoch, NULL for a record that never expires. The store's clock decides
+// whether it has passed: time.Now, or the function given to WithClock. Its
+// time is sent as a parameter of every statement, and the server compares
+// it with expires_at; the server's own clock (NOW()) is never read. The
+// process's clock is used, not the server's, so that tests can move it and
+// so that the expiry times the engine computes with its clock are judged
+// by the same kind of clock (the Redis store, likewise, takes the
+// client's time for the expiry it sets). Processes that share a table
+// should keep their clocks close: a record expires, for each of them, when
+// its own clock says so.
+//
+// A row expired by that clock is no row: Load returns the zero Record; a
+// write expecting the zero Revision replaces it at version 1, in the same
+// INSERT ... ON DUPLICATE KEY UPDATE that creates a scope; a write or a
+// delete expecting its revision is refused with the zero Record; List
+// leaves it out. Expired rows stay in the table until Sweep deletes them,
+// at most limit per call in one DELETE, earliest first; the engine never
+// needs it, and a row written again meanwhile is never removed.
+//
+// # Listing
+//
+// List reads the primary key by range: from the prefix up to the least
+// string above every name that begins with it, 100 names a statement in
+// byte order, each page beginning after the last name of the one before.
+// Names are compared as bytes, never with LIKE, so that %, _ and \ in a
+// prefix match only themselves. No statement stays open between pages.
 //
 // # Errors
 //

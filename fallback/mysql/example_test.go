@@ -62,6 +62,8 @@ func ExampleStore_DDL() {
 	//   `version` BIGINT UNSIGNED NOT NULL,
 	//   `writer` BINARY(16) NOT NULL,
 	//   `value` LONGBLOB NOT NULL,
-	//   PRIMARY KEY (`name`)
+	//   `expires_at` BIGINT NULL,
+	//   PRIMARY KEY (`name`),
+	//   KEY `scoped_expiry` (`expires_at`)
 	// ) ENGINE=InnoDB;
 }

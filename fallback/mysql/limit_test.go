@@ -18,7 +18,7 @@ const packetOverhead = 1024
 // is closed, and the error is still the typed one.
 func TestConfiguredValueLimit(t *testing.T) {
 	s := closedStore(t, mysql.WithMaxValueSize(10))
-	_, _, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, make([]byte, 11), scoped.NewToken())
+	_, _, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, scoped.Write{Value: make([]byte, 11), Writer: scoped.NewToken()})
 	var tooLarge *scoped.ValueTooLargeError
 	if !errors.Is(err, scoped.ErrValueTooLarge) || !errors.As(err, &tooLarge) ||
 		*tooLarge != (scoped.ValueTooLargeError{Scope: "a", Size: 11, Limit: 10}) {
@@ -27,11 +27,11 @@ func TestConfiguredValueLimit(t *testing.T) {
 
 	// At the limit the value is written, on a real server.
 	s, _, _ = newStore(t, mysql.WithMaxValueSize(10))
-	rec, ok, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, make([]byte, 10), scoped.NewToken())
+	rec, ok, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, scoped.Write{Value: make([]byte, 10), Writer: scoped.NewToken()})
 	if err != nil || !ok {
 		t.Fatalf("CompareAndSet of 10 bytes under a limit of 10: %v, %v", ok, err)
 	}
-	if _, _, err := s.CompareAndSet(t.Context(), "a", rec.Revision(), make([]byte, 11), scoped.NewToken()); !errors.Is(err, scoped.ErrValueTooLarge) || !errors.Is(err, scoped.ErrNotApplied) {
+	if _, _, err := s.CompareAndSet(t.Context(), "a", rec.Revision(), scoped.Write{Value: make([]byte, 11), Writer: scoped.NewToken()}); !errors.Is(err, scoped.ErrValueTooLarge) || !errors.Is(err, scoped.ErrNotApplied) {
 		t.Fatalf("CompareAndSet of 11 bytes: %v; want ErrValueTooLarge, not applied", err)
 	}
 }
@@ -52,13 +52,13 @@ func TestServerValueLimit(t *testing.T) {
 	}
 	s, _ := newStoreOn(t, db)
 	limit := maxPacket - packetOverhead
-	if _, _, err := s.CompareAndSet(t.Context(), "small", scoped.Revision{}, []byte("x"), scoped.NewToken()); err != nil {
+	if _, _, err := s.CompareAndSet(t.Context(), "small", scoped.Revision{}, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()}); err != nil {
 		t.Fatal(err) // the store has read the limit and prepared its statements
 	}
 
 	over := bytes.Repeat([]byte{0x00, '\'', '\\', 0xff}, limit/4+1)[:limit+1]
 	before := sessionStatus(t, db)["Bytes_received"]
-	_, _, err := s.CompareAndSet(t.Context(), "big", scoped.Revision{}, over, scoped.NewToken())
+	_, _, err := s.CompareAndSet(t.Context(), "big", scoped.Revision{}, scoped.Write{Value: over, Writer: scoped.NewToken()})
 	received := sessionStatus(t, db)["Bytes_received"] - before
 	var tooLarge *scoped.ValueTooLargeError
 	if !errors.As(err, &tooLarge) || tooLarge.Size != limit+1 || tooLarge.Limit != limit {
@@ -69,7 +69,7 @@ func TestServerValueLimit(t *testing.T) {
 	}
 
 	at := over[:limit]
-	if _, ok, err := s.CompareAndSet(t.Context(), "big", scoped.Revision{}, at, scoped.NewToken()); err != nil || !ok {
+	if _, ok, err := s.CompareAndSet(t.Context(), "big", scoped.Revision{}, scoped.Write{Value: at, Writer: scoped.NewToken()}); err != nil || !ok {
 		t.Fatalf("CompareAndSet of %d bytes, at the limit: %v, %v", limit, ok, err)
 	}
 	rec, err := s.Load(t.Context(), "big")

@@ -32,11 +32,11 @@ func calls(s *mysql.Store, name string, current scoped.Revision) []call {
 	return []call{
 		{"Load", func(ctx context.Context) error { _, err := s.Load(ctx, name); return err }},
 		{"CompareAndSet of a new scope", func(ctx context.Context) error {
-			_, _, err := s.CompareAndSet(ctx, name+" new", scoped.Revision{}, []byte("x"), scoped.NewToken())
+			_, _, err := s.CompareAndSet(ctx, name+" new", scoped.Revision{}, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()})
 			return err
 		}},
 		{"CompareAndSet", func(ctx context.Context) error {
-			_, _, err := s.CompareAndSet(ctx, name, current, []byte("x"), scoped.NewToken())
+			_, _, err := s.CompareAndSet(ctx, name, current, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()})
 			return err
 		}},
 		{"Delete", func(ctx context.Context) error { _, _, err := s.Delete(ctx, name, current); return err }},
@@ -160,7 +160,7 @@ func TestUnreachableServer(t *testing.T) {
 			}
 		})
 		s, table := newStoreOn(t, db)
-		rec, _, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, []byte("x"), scoped.NewToken())
+		rec, _, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()})
 		if err != nil {
 			t.Fatal(err) // the statements are prepared
 		}
@@ -215,7 +215,7 @@ func TestLockWaitTimeout(t *testing.T) {
 
 	admin := testenv.MySQL(t)
 	s, table := newStoreOn(t, admin)
-	rec, _, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, []byte("kept"), scoped.NewToken())
+	rec, _, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, scoped.Write{Value: []byte("kept"), Writer: scoped.NewToken()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,11 +236,11 @@ func TestLockWaitTimeout(t *testing.T) {
 	}
 	writes := []call{
 		{"CompareAndSet of a new scope", func(ctx context.Context) error { // its duplicate-key check waits
-			_, _, err := impatient.CompareAndSet(ctx, "a", scoped.Revision{}, []byte("x"), scoped.NewToken())
+			_, _, err := impatient.CompareAndSet(ctx, "a", scoped.Revision{}, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()})
 			return err
 		}},
 		{"CompareAndSet", func(ctx context.Context) error {
-			_, _, err := impatient.CompareAndSet(ctx, "a", rec.Revision(), []byte("x"), scoped.NewToken())
+			_, _, err := impatient.CompareAndSet(ctx, "a", rec.Revision(), scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()})
 			return err
 		}},
 		{"Delete", func(ctx context.Context) error { _, _, err := impatient.Delete(ctx, "a", rec.Revision()); return err }},
@@ -273,7 +273,7 @@ func TestDeadlock(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tx.ExecContext(t.Context(), "INSERT INTO `"+table+"` VALUES ('x', 1, REPEAT('w', 16), 'admin')"); err != nil {
+		if _, err := tx.ExecContext(t.Context(), "INSERT INTO `"+table+"` (`name`, `version`, `writer`, `value`) VALUES ('x', 1, REPEAT('w', 16), 'admin')"); err != nil {
 			t.Fatal(err)
 		}
 		type outcome struct {
@@ -286,7 +286,7 @@ func TestDeadlock(t *testing.T) {
 		for i := range out {
 			wg.Go(func() {
 				o := &out[i]
-				o.rec, o.ok, o.err = s.CompareAndSet(t.Context(), "x", scoped.Revision{}, []byte{byte(i)}, scoped.NewToken())
+				o.rec, o.ok, o.err = s.CompareAndSet(t.Context(), "x", scoped.Revision{}, scoped.Write{Value: []byte{byte(i)}, Writer: scoped.NewToken()})
 			})
 		}
 		waitErr := awaitInserts(t, admin, table, 2)
@@ -353,7 +353,7 @@ func awaitInserts(t *testing.T, admin *sql.DB, table string, n int) error {
 func TestReadOnlySession(t *testing.T) {
 	admin := testenv.MySQL(t)
 	s, table := newStoreOn(t, admin)
-	rec, _, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, []byte("kept"), scoped.NewToken())
+	rec, _, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, scoped.Write{Value: []byte("kept"), Writer: scoped.NewToken()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +418,7 @@ func TestReadOnlySession(t *testing.T) {
 func TestInFlightFailureIsNotMarked(t *testing.T) {
 	admin := testenv.MySQL(t)
 	s, table := newStoreOn(t, admin)
-	rec, _, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, []byte("before"), scoped.NewToken())
+	rec, _, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, scoped.Write{Value: []byte("before"), Writer: scoped.NewToken()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,7 +450,7 @@ func TestInFlightFailureIsNotMarked(t *testing.T) {
 			ctx, cancel := tt.ctx()
 			defer cancel()
 			tok := scoped.NewToken()
-			_, _, callErr := late.CompareAndSet(ctx, "a", rec.Revision(), []byte(tt.name), tok)
+			_, _, callErr := late.CompareAndSet(ctx, "a", rec.Revision(), scoped.Write{Value: []byte(tt.name), Writer: tok})
 			if callErr == nil || errors.Is(callErr, scoped.ErrNotApplied) {
 				t.Fatalf("CompareAndSet behind a held lock: %v; want an error not matching ErrNotApplied", callErr)
 			}
@@ -501,7 +501,7 @@ func TestPrivateServer(t *testing.T) {
 	if err := s.CreateTable(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rec, _, err := s.CompareAndSet(ctx, "a", scoped.Revision{}, []byte("kept"), scoped.NewToken())
+	rec, _, err := s.CompareAndSet(ctx, "a", scoped.Revision{}, scoped.Write{Value: []byte("kept"), Writer: scoped.NewToken()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
+	"time"
 
 	mysqldriver "github.com/go-sql-driver/mysql"
 )
@@ -15,17 +17,29 @@ import (
 // a name of up to 512 bytes, the version, the writer and length prefixes.
 const packetOverhead = 1024
 
-// errNoSuchTable is the server's error number for a missing table
-// (ER_NO_SUCH_TABLE, the same on MySQL and MariaDB).
-const errNoSuchTable = 1146
+// Error numbers of the server, the same on MySQL and MariaDB, met while
+// preparing the statements.
+const (
+	errNoSuchTable = 1146 // ER_NO_SUCH_TABLE: the table is missing
+	errBadField    = 1054 // ER_BAD_FIELD_ERROR: a column is missing
+)
+
+// live is the condition of a row not expired at the time of the
+// statement's parameter; expired is the contrary. A NULL expires_at never
+// expires.
+const (
+	live    = "(`expires_at` IS NULL OR `expires_at` > ?)"
+	expired = "`expires_at` <= ?"
+)
 
 // statements are the store's prepared statements, and the value limit
 // learned from the server, made on first use. database/sql prepares each
 // statement again, once, on every pool connection it runs on.
 type statements struct {
-	load, insert, update, delete *sql.Stmt
-	valueLimit                   int    // the largest value the server takes, in bytes
-	table                        string // quoted, for messages
+	load, insert, update, delete, list, sweep *sql.Stmt
+	valueLimit                                int              // the largest value the server takes, in bytes
+	table                                     string           // quoted, for messages
+	now                                       func() time.Time // the store's clock
 
 	// inUse is held for reading by every call while it runs statements,
 	// and for writing by Close while it sets closed: a call either runs on
@@ -74,7 +88,11 @@ func (s *Store) acquire(ctx context.Context) (*statements, error) {
 func (st *statements) release() { st.inUse.RUnlock() }
 
 // prepare reads the server's max_allowed_packet, checks that the pool's
-// sessions commit each statement, and prepares the four statements.
+// sessions commit each statement, and prepares the statements.
+//
+// Every statement but the sweep takes the current time, in milliseconds
+// since the epoch, as a parameter (the store's clock decides expiry), and
+// treats a row whose expires_at is not after it as no row.
 func (s *Store) prepare(ctx context.Context) (*statements, error) {
 	var (
 		maxPacket  int
@@ -86,15 +104,27 @@ func (s *Store) prepare(ctx context.Context) (*statements, error) {
 	if !autocommit {
 		return nil, errors.New("scoped/mysql: the pool's sessions have autocommit off: every statement of the store must commit on its own")
 	}
-	st := &statements{valueLimit: maxPacket - packetOverhead, table: s.table}
+	st := &statements{valueLimit: maxPacket - packetOverhead, table: s.table, now: s.now}
 	queries := []struct {
 		stmt  **sql.Stmt
 		query string
 	}{
-		{&st.load, "SELECT `version`, `writer`, `value` FROM " + s.table + " WHERE `name` = ?"},
-		{&st.insert, "INSERT INTO " + s.table + " (`name`, `version`, `writer`, `value`) VALUES (?, ?, ?, ?)"},
-		{&st.update, "UPDATE " + s.table + " SET `version` = ?, `writer` = ?, `value` = ? WHERE `name` = ? AND `version` = ? AND `writer` = ?"},
-		{&st.delete, "DELETE FROM " + s.table + " WHERE `name` = ? AND `version` = ? AND `writer` = ?"},
+		{&st.load, "SELECT `version`, `writer`, `value`, `expires_at` FROM " + s.table + " WHERE `name` = ? AND " + live},
+		// A scope's first write, or the write over an expired row: the
+		// duplicate key of a live row is left as it is. MySQL assigns from
+		// left to right, each assignment seeing the ones before it, so
+		// expires_at, which the conditions read, is assigned last. VALUES()
+		// is deprecated in MySQL 8.0.20 but is the one spelling that both
+		// servers take.
+		{&st.insert, "INSERT INTO " + s.table + " (`name`, `version`, `writer`, `value`, `expires_at`) VALUES (?, 1, ?, ?, ?) ON DUPLICATE KEY UPDATE " +
+			"`version` = IF(" + expired + ", 1, `version`), " +
+			"`writer` = IF(" + expired + ", VALUES(`writer`), `writer`), " +
+			"`value` = IF(" + expired + ", VALUES(`value`), `value`), " +
+			"`expires_at` = IF(" + expired + ", VALUES(`expires_at`), `expires_at`)"},
+		{&st.update, "UPDATE " + s.table + " SET `version` = ?, `writer` = ?, `value` = ?, `expires_at` = ? WHERE `name` = ? AND `version` = ? AND `writer` = ? AND " + live},
+		{&st.delete, "DELETE FROM " + s.table + " WHERE `name` = ? AND `version` = ? AND `writer` = ? AND " + live},
+		{&st.list, "SELECT `name` FROM " + s.table + " WHERE `name` >= ? AND `name` < ? AND " + live + " ORDER BY `name` LIMIT " + strconv.Itoa(listPage)},
+		{&st.sweep, "DELETE FROM " + s.table + " WHERE `expires_at` <= ? ORDER BY `expires_at` LIMIT ?"},
 	}
 	for _, q := range queries {
 		stmt, err := s.db.PrepareContext(ctx, q.query)
@@ -103,6 +133,9 @@ func (s *Store) prepare(ctx context.Context) (*statements, error) {
 			var me *mysqldriver.MySQLError
 			if errors.As(err, &me) && me.Number == errNoSuchTable {
 				return nil, fmt.Errorf("scoped/mysql: table %s does not exist (call CreateTable, or run Store.DDL): %w", s.table, err)
+			}
+			if errors.As(err, &me) && me.Number == errBadField {
+				return nil, fmt.Errorf("scoped/mysql: table %s lacks a column, made by an earlier version of this package (call CreateTable to add it): %w", s.table, err)
 			}
 			return nil, fmt.Errorf("scoped/mysql: prepare statements: %w", err)
 		}
@@ -114,7 +147,7 @@ func (s *Store) prepare(ctx context.Context) (*statements, error) {
 // close closes the statements that were prepared.
 func (st *statements) close() error {
 	var errs []error
-	for _, stmt := range []*sql.Stmt{st.load, st.insert, st.update, st.delete} {
+	for _, stmt := range []*sql.Stmt{st.load, st.insert, st.update, st.delete, st.list, st.sweep} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}

@@ -5,30 +5,32 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
-
-	mysqldriver "github.com/go-sql-driver/mysql"
+	"time"
 
 	"github.com/scoped-go/scoped"
 )
-
-// errDuplicateKey is the server's error number for an INSERT of an existing
-// primary key (ER_DUP_ENTRY, the same on MySQL and MariaDB).
-const errDuplicateKey = 1062
 
 // Store is a scoped.Store on a MySQL or MariaDB table. It is safe for
 // concurrent use.
 type Store struct {
 	db           *sql.DB
-	table        string // quoted, ready for a statement
-	maxValueSize int    // 0: only the server's limit
+	table        string         // quoted, ready for a statement
+	database     sql.NullString // the table's database, if WithTable names it
+	tableName    string         // the table's name, unquoted
+	maxValueSize int            // 0: only the server's limit
+	now          func() time.Time
 
 	prepared  atomic.Pointer[statements]
 	preparing chan struct{} // held while preparing or closing; guards closed
 	closed    bool
 }
 
-var _ scoped.Store = (*Store)(nil)
+var (
+	_ scoped.Store   = (*Store)(nil)
+	_ scoped.Sweeper = (*Store)(nil)
+)
 
 // Option changes a setting of a Store.
 type Option func(*config)
@@ -36,6 +38,7 @@ type Option func(*config)
 type config struct {
 	table        string
 	maxValueSize int
+	now          func() time.Time
 }
 
 // WithTable sets the table of the scopes, DefaultTable by default: a name
@@ -54,6 +57,13 @@ func WithMaxValueSize(n int) Option {
 	return func(c *config) { c.maxValueSize = max(n, 0) }
 }
 
+// WithClock sets the clock that decides whether a record has expired,
+// time.Now by default. Its time is sent with every statement: the
+// process's clock decides, not the server's (see the package doc).
+func WithClock(now func() time.Time) Option {
+	return func(c *config) { c.now = now }
+}
+
 // New returns a Store that keeps scopes in a table of db. It does no I/O:
 // the table must exist before the first call (see CreateTable and DDL), and
 // the statements are prepared then. The caller keeps ownership of db and
@@ -62,7 +72,7 @@ func New(db *sql.DB, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("scoped/mysql: New with a nil *sql.DB")
 	}
-	c := config{table: DefaultTable}
+	c := config{table: DefaultTable, now: time.Now}
 	for _, opt := range opts {
 		opt(&c)
 	}
@@ -70,7 +80,11 @@ func New(db *sql.DB, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db, table: table, maxValueSize: c.maxValueSize, preparing: make(chan struct{}, 1)}, nil
+	s := &Store{db: db, table: table, tableName: c.table, maxValueSize: c.maxValueSize, now: c.now, preparing: make(chan struct{}, 1)}
+	if database, name, ok := strings.Cut(c.table, "."); ok {
+		s.database, s.tableName = sql.NullString{String: database, Valid: true}, name
+	}
+	return s, nil
 }
 
 // Close releases the store's prepared statements, on the server and in the
@@ -102,7 +116,7 @@ func (s *Store) Load(ctx context.Context, name string) (scoped.Record, error) {
 		return scoped.Record{}, err
 	}
 	defer st.release()
-	rec, err := st.read(ctx, name)
+	rec, err := st.read(ctx, name, s.nowMilli())
 	if err != nil {
 		return scoped.Record{}, classify(fmt.Errorf("scoped/mysql: load: %w", err))
 	}
@@ -110,9 +124,10 @@ func (s *Store) Load(ctx context.Context, name string) (scoped.Record, error) {
 }
 
 // CompareAndSet implements scoped.Store: one INSERT when expected is the
-// zero Revision, one UPDATE otherwise; a refused write is followed by a
-// SELECT of the current record.
-func (s *Store) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+// zero Revision (which replaces an expired row), one UPDATE otherwise; a
+// refused write is followed by a SELECT of the current record.
+func (s *Store) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, next scoped.Write) (scoped.Record, bool, error) {
+	value := next.Value
 	if len(value) == 0 {
 		return scoped.Record{}, false, scoped.NotApplied(errors.New("scoped/mysql: compare-and-set of an empty value"))
 	}
@@ -127,10 +142,11 @@ func (s *Store) CompareAndSet(ctx context.Context, name string, expected scoped.
 	if len(value) > st.valueLimit {
 		return scoped.Record{}, false, scoped.NotApplied(&scoped.ValueTooLargeError{Scope: name, Size: len(value), Limit: st.valueLimit})
 	}
+	now := s.nowMilli()
 	if expected.IsZero() {
-		return st.create(ctx, name, value, writer)
+		return st.create(ctx, name, next, now)
 	}
-	return st.replace(ctx, name, expected, value, writer)
+	return st.replace(ctx, name, expected, next, now)
 }
 
 // Delete implements scoped.Store with one DELETE of the row; a refused
@@ -146,13 +162,13 @@ func (s *Store) Delete(ctx context.Context, name string, expected scoped.Revisio
 		// Nothing to remove: the delete succeeds if there is no record.
 		// It writes nothing whatever happens, so any failure is one that
 		// was not applied.
-		cur, err := st.read(ctx, name)
+		cur, err := st.read(ctx, name, s.nowMilli())
 		if err != nil {
 			return scoped.Record{}, false, scoped.NotApplied(fmt.Errorf("scoped/mysql: delete: %w", err))
 		}
 		return cur, !cur.Exists(), nil
 	}
-	return st.remove(ctx, name, expected)
+	return st.remove(ctx, name, expected, s.nowMilli())
 }
 
 // start checks what a call can check without I/O, the name and the
@@ -173,39 +189,44 @@ func (s *Store) start(ctx context.Context, name string) (*statements, error) {
 	return st, nil
 }
 
-// create inserts the first record of a scope. A duplicate key means that
-// the scope has a record: the write is refused.
-func (st *statements) create(ctx context.Context, name string, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
-	_, err := st.insert.ExecContext(ctx, name, uint64(1), writer[:], value)
-	var me *mysqldriver.MySQLError
-	switch {
-	case err == nil:
-		return scoped.Record{Value: value, Version: 1, Writer: writer}, true, nil
-	case errors.As(err, &me) && me.Number == errDuplicateKey:
-		return st.refused(ctx, name)
-	default:
+// create writes the first record of a scope, version 1, with one INSERT
+// that inserts the row or, if the scope has an expired row, replaces it. A
+// live row is left as it is: the write is refused.
+//
+// The server counts one affected row for an insert, two for a replaced
+// row and none for a row left as it is. With the DSN's clientFoundRows
+// (CLIENT_FOUND_ROWS), a row left as it is counts one as well, and a
+// refused write would be taken for an insert: the package doc says not to
+// set it.
+func (st *statements) create(ctx context.Context, name string, next scoped.Write, now int64) (scoped.Record, bool, error) {
+	res, err := st.insert.ExecContext(ctx, name, next.Writer[:], next.Value, expiryParam(next.ExpiresAt), now, now, now, now)
+	if err != nil {
 		return scoped.Record{}, false, classify(fmt.Errorf("scoped/mysql: insert: %w", err))
 	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return st.refused(ctx, name)
+	}
+	return written(next, 1), true, nil
 }
 
-// replace updates the row of a scope if its version and writer are
+// replace updates the live row of a scope if its version and writer are
 // expected's; it changes no row otherwise.
-func (st *statements) replace(ctx context.Context, name string, expected scoped.Revision, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
-	next := expected.Version + 1
-	res, err := st.update.ExecContext(ctx, next, writer[:], value, name, expected.Version, expected.Writer[:])
+func (st *statements) replace(ctx context.Context, name string, expected scoped.Revision, next scoped.Write, now int64) (scoped.Record, bool, error) {
+	version := expected.Version + 1
+	res, err := st.update.ExecContext(ctx, version, next.Writer[:], next.Value, expiryParam(next.ExpiresAt), name, expected.Version, expected.Writer[:], now)
 	if err != nil {
 		return scoped.Record{}, false, classify(fmt.Errorf("scoped/mysql: update: %w", err))
 	}
 	if !affectedOne(res) {
 		return st.refused(ctx, name)
 	}
-	return scoped.Record{Value: value, Version: next, Writer: writer}, true, nil
+	return written(next, version), true, nil
 }
 
-// remove deletes the row of a scope if its version and writer are
+// remove deletes the live row of a scope if its version and writer are
 // expected's; it deletes nothing otherwise.
-func (st *statements) remove(ctx context.Context, name string, expected scoped.Revision) (scoped.Record, bool, error) {
-	res, err := st.delete.ExecContext(ctx, name, expected.Version, expected.Writer[:])
+func (st *statements) remove(ctx context.Context, name string, expected scoped.Revision, now int64) (scoped.Record, bool, error) {
+	res, err := st.delete.ExecContext(ctx, name, expected.Version, expected.Writer[:], now)
 	if err != nil {
 		return scoped.Record{}, false, classify(fmt.Errorf("scoped/mysql: delete: %w", err))
 	}
@@ -225,6 +246,28 @@ func affectedOne(res sql.Result) bool {
 	return err == nil && n == 1
 }
 
+// written returns the record that next made at version.
+func written(next scoped.Write, version uint64) scoped.Record {
+	rec := scoped.Record{Value: next.Value, Version: version, Writer: next.Writer}
+	if !next.ExpiresAt.IsZero() {
+		rec.ExpiresAt = time.UnixMilli(next.ExpiresAt.UnixMilli())
+	}
+	return rec
+}
+
+// expiryParam returns the expires_at of an expiry time: milliseconds since
+// the epoch, or NULL for the zero time (never).
+func expiryParam(at time.Time) any {
+	if at.IsZero() {
+		return nil
+	}
+	return at.UnixMilli()
+}
+
+// nowMilli returns the time of the store's clock, in milliseconds since
+// the epoch, as statements compare it with expires_at.
+func (s *Store) nowMilli() int64 { return s.now().UnixMilli() }
+
 // refused reads the current record after the server refused a write: an
 // INSERT found the key taken, or an UPDATE or DELETE matched no row. The
 // read is a second statement, outside any transaction, and that is safe:
@@ -235,7 +278,9 @@ func affectedOne(res sql.Result) bool {
 // the contract asks. Rows are removed and versions start again at 1 after
 // a re-create, but a revision (version and writer) that was replaced never
 // comes back, so the record read is never the revision a refused UPDATE or
-// DELETE expected. Only the zero Revision repeats: a refused INSERT may be
+// DELETE expected. An expired row is no row, to this read as to the write:
+// the clock is read again for it, and a row that expired in between reads
+// as none. Only the zero Revision repeats: a refused INSERT may be
 // followed by a delete of the row it met, and then this returns the zero
 // Record and false, a conflict over a scope that had a record, and has
 // none again; the caller retries against that.
@@ -243,20 +288,22 @@ func affectedOne(res sql.Result) bool {
 // The write is known not to be performed, so an error of the read is
 // marked as not applied.
 func (st *statements) refused(ctx context.Context, name string) (scoped.Record, bool, error) {
-	cur, err := st.read(ctx, name)
+	cur, err := st.read(ctx, name, st.now().UnixMilli())
 	if err != nil {
 		return scoped.Record{}, false, scoped.NotApplied(fmt.Errorf("scoped/mysql: read after a refused write: %w", err))
 	}
 	return cur, false, nil
 }
 
-// read reads the record of name; a scope without a row is the zero Record.
-func (st *statements) read(ctx context.Context, name string) (scoped.Record, error) {
+// read reads the record of name; a scope without a row, or whose row
+// expired by now, is the zero Record.
+func (st *statements) read(ctx context.Context, name string, now int64) (scoped.Record, error) {
 	var (
-		rec    scoped.Record
-		writer []byte
+		rec     scoped.Record
+		writer  []byte
+		expires sql.NullInt64
 	)
-	err := st.load.QueryRowContext(ctx, name).Scan(&rec.Version, &writer, &rec.Value)
+	err := st.load.QueryRowContext(ctx, name, now).Scan(&rec.Version, &writer, &rec.Value, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return scoped.Record{}, nil
 	}
@@ -272,5 +319,8 @@ func (st *statements) read(ctx context.Context, name string) (scoped.Record, err
 			Err: fmt.Errorf("row at version %d with a writer of %d bytes", rec.Version, len(writer))}
 	}
 	copy(rec.Writer[:], writer)
+	if expires.Valid {
+		rec.ExpiresAt = time.UnixMilli(expires.Int64)
+	}
 	return rec, nil
 }

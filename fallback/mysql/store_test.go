@@ -82,17 +82,20 @@ func TestConformance(t *testing.T) {
 		mu     sync.Mutex
 		places = map[scoped.Store]place{}
 	)
-	storetest.Run(t, func(t *testing.T) scoped.Store {
-		s, db, table := newStore(t)
-		mu.Lock()
-		places[s] = place{db, table}
-		mu.Unlock()
-		return s
-	}, func(t *testing.T, s scoped.Store) int {
-		mu.Lock()
-		p := places[s]
-		mu.Unlock()
-		return rows(t, p.db, p.table)
+	storetest.Run(t, storetest.Harness{
+		NewStore: func(t *testing.T, clock *storetest.Clock) scoped.Store {
+			s, db, table := newStore(t, mysql.WithClock(clock.Now))
+			mu.Lock()
+			places[s] = place{db, table}
+			mu.Unlock()
+			return s
+		},
+		Footprint: func(t *testing.T, s scoped.Store) int {
+			mu.Lock()
+			p := places[s]
+			mu.Unlock()
+			return rows(t, p.db, p.table)
+		},
 	})
 }
 
@@ -170,15 +173,15 @@ func TestDeleteRemovesRow(t *testing.T) {
 		t.Fatalf("the table holds %d rows; want 1, the other scope's", n)
 	}
 
-	first, ok, err := s.CompareAndSet(ctx, "phoenix", scoped.Revision{}, []byte("again"), scoped.NewToken())
+	first, ok, err := s.CompareAndSet(ctx, "phoenix", scoped.Revision{}, scoped.Write{Value: []byte("again"), Writer: scoped.NewToken()})
 	if err != nil || !ok || first.Version != 1 {
 		t.Fatalf("re-create = %+v, %v, %v; want version 1", first, ok, err)
 	}
-	second, ok, err := s.CompareAndSet(ctx, "phoenix", first.Revision(), []byte("again 2"), scoped.NewToken())
+	second, ok, err := s.CompareAndSet(ctx, "phoenix", first.Revision(), scoped.Write{Value: []byte("again 2"), Writer: scoped.NewToken()})
 	if err != nil || !ok || second.Version != 2 {
 		t.Fatalf("second write = %+v, %v, %v; want version 2", second, ok, err)
 	}
-	cur, ok, err := s.CompareAndSet(ctx, "phoenix", old.Revision(), []byte("stale"), scoped.NewToken())
+	cur, ok, err := s.CompareAndSet(ctx, "phoenix", old.Revision(), scoped.Write{Value: []byte("stale"), Writer: scoped.NewToken()})
 	if err != nil || ok || cur.Revision() != second.Revision() {
 		t.Fatalf("CompareAndSet expecting version 2 from before the delete = %+v, %v, %v; want a conflict and the new version 2", cur, ok, err)
 	}
@@ -196,14 +199,14 @@ func TestOldTombstone(t *testing.T) {
 	if _, err := db.ExecContext(t.Context(), "ALTER TABLE `"+table+"` MODIFY `value` LONGBLOB NULL"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.ExecContext(t.Context(), "INSERT INTO `"+table+"` VALUES ('old', 3, ?, NULL)", tok[:]); err != nil {
+	if _, err := db.ExecContext(t.Context(), "INSERT INTO `"+table+"` (`name`, `version`, `writer`, `value`) VALUES ('old', 3, ?, NULL)", tok[:]); err != nil {
 		t.Fatal(err)
 	}
 	_, err := s.Load(t.Context(), "old")
 	if err == nil || !strings.Contains(err.Error(), "IS NULL") {
 		t.Fatalf("Load of a tombstone row: %v; want an error that says how to remove it", err)
 	}
-	if _, _, err := s.CompareAndSet(t.Context(), "old", scoped.Revision{}, []byte("x"), scoped.NewToken()); err == nil {
+	if _, _, err := s.CompareAndSet(t.Context(), "old", scoped.Revision{}, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()}); err == nil {
 		t.Fatal("CompareAndSet over a tombstone row succeeded")
 	}
 }
@@ -214,7 +217,7 @@ func TestNamesCompareAsBytes(t *testing.T) {
 	s, _, _ := newStore(t)
 	names := []string{"a", "a ", "a  ", "A", "á", "a\t", " a"}
 	for _, name := range names {
-		if _, ok, err := s.CompareAndSet(t.Context(), name, scoped.Revision{}, []byte(name), scoped.NewToken()); err != nil || !ok {
+		if _, ok, err := s.CompareAndSet(t.Context(), name, scoped.Revision{}, scoped.Write{Value: []byte(name), Writer: scoped.NewToken()}); err != nil || !ok {
 			t.Fatalf("first write of %q = %v, %v; want a new scope", name, ok, err)
 		}
 	}
@@ -233,7 +236,7 @@ func TestInvalidNames(t *testing.T) {
 	long := string(make([]byte, scoped.MaxNameLength+1))
 	for _, name := range []string{"", long, "nul\x00", "\xff"} {
 		_, err := s.Load(t.Context(), name)
-		_, _, err2 := s.CompareAndSet(t.Context(), name, scoped.Revision{}, []byte("x"), scoped.NewToken())
+		_, _, err2 := s.CompareAndSet(t.Context(), name, scoped.Revision{}, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()})
 		_, _, err3 := s.Delete(t.Context(), name, scoped.Revision{})
 		for _, err := range []error{err, err2, err3} {
 			if !errors.Is(err, scoped.ErrInvalidName) || !errors.Is(err, scoped.ErrNotApplied) {
@@ -247,7 +250,7 @@ func TestInvalidNames(t *testing.T) {
 // and the pool is still the caller's to use.
 func TestClose(t *testing.T) {
 	s, db, table := newStore(t)
-	rec, _, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, []byte("x"), scoped.NewToken())
+	rec, _, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +265,7 @@ func TestClose(t *testing.T) {
 	}
 	_, err = s.Load(t.Context(), "a")
 	closed("Load", err)
-	_, _, err = s.CompareAndSet(t.Context(), "a", rec.Revision(), []byte("y"), scoped.NewToken())
+	_, _, err = s.CompareAndSet(t.Context(), "a", rec.Revision(), scoped.Write{Value: []byte("y"), Writer: scoped.NewToken()})
 	closed("CompareAndSet", err)
 	_, _, err = s.Delete(t.Context(), "a", rec.Revision())
 	closed("Delete", err)
@@ -294,7 +297,7 @@ func TestCloseDuringCalls(t *testing.T) {
 			<-start
 			for i := 0; ; i++ {
 				name := fmt.Sprintf("w%d/%d", w, i)
-				rec, ok, err := s.CompareAndSet(t.Context(), name, scoped.Revision{}, []byte(name), scoped.NewToken())
+				rec, ok, err := s.CompareAndSet(t.Context(), name, scoped.Revision{}, scoped.Write{Value: []byte(name), Writer: scoped.NewToken()})
 				if errors.Is(err, mysql.ErrClosed) && errors.Is(err, scoped.ErrNotApplied) {
 					return
 				}
@@ -333,21 +336,21 @@ func TestStatementsPerCall(t *testing.T) {
 		call     func() (bool, error)
 	}{
 		{"first write", 1, func() (ok bool, err error) {
-			a, ok, err = s.CompareAndSet(ctx, "a", scoped.Revision{}, []byte("v1"), scoped.NewToken())
+			a, ok, err = s.CompareAndSet(ctx, "a", scoped.Revision{}, scoped.Write{Value: []byte("v1"), Writer: scoped.NewToken()})
 			return ok, err
 		}},
 		{"load", 1, func() (bool, error) { _, err := s.Load(ctx, "a"); return true, err }},
 		{"load of a missing scope", 1, func() (bool, error) { _, err := s.Load(ctx, "none"); return true, err }},
 		{"write", 1, func() (ok bool, err error) {
-			b, ok, err = s.CompareAndSet(ctx, "a", a.Revision(), []byte("v2"), scoped.NewToken())
+			b, ok, err = s.CompareAndSet(ctx, "a", a.Revision(), scoped.Write{Value: []byte("v2"), Writer: scoped.NewToken()})
 			return ok, err
 		}},
 		{"refused write", 2, func() (bool, error) {
-			_, ok, err := s.CompareAndSet(ctx, "a", a.Revision(), []byte("stale"), scoped.NewToken())
+			_, ok, err := s.CompareAndSet(ctx, "a", a.Revision(), scoped.Write{Value: []byte("stale"), Writer: scoped.NewToken()})
 			return !ok, err
 		}},
 		{"refused first write", 2, func() (bool, error) {
-			_, ok, err := s.CompareAndSet(ctx, "a", scoped.Revision{}, []byte("stale"), scoped.NewToken())
+			_, ok, err := s.CompareAndSet(ctx, "a", scoped.Revision{}, scoped.Write{Value: []byte("stale"), Writer: scoped.NewToken()})
 			return !ok, err
 		}},
 		{"refused delete", 2, func() (bool, error) {

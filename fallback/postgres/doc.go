@@ -1,7 +1,9 @@
 // Package postgres is the PostgreSQL backend of scoped: every scope that has
 // a record is one row of a table, read by one SELECT and written by one
 // statement that either applies the write or answers the current record, so
-// that every call, refused writes included, is one round trip.
+// that every call, refused writes included, is one round trip. The store
+// also lists scopes by name prefix (List) and removes expired records
+// (Sweep).
 //
 // The caller opens and owns the pool (github.com/jackc/pgx/v5/pgxpool), and
 // closes it; the store holds nothing else:
@@ -18,8 +20,16 @@
 //	  version bigint NOT NULL CHECK (version > 0),
 //	  writer bytea NOT NULL CHECK (octet_length(writer) = 16),
 //	  value bytea NOT NULL,
+//	  expires_at bigint,
 //	  PRIMARY KEY (name)
-//	)
+//	);
+//	CREATE INDEX IF NOT EXISTS "scoped_scopes_expires_at" ON "scoped_scopes" (expires_at)
+//
+// CreateTable also adds expires_at (ALTER TABLE ... ADD COLUMN IF NOT
+// EXISTS) to a table made by an earlier version of this package, which
+// lacks it; until then, every call fails, saying so. It reads the catalog
+// first, and alters or indexes only a table that needs it, since both lock
+// the table.
 //
 // Names are text in the "C" collation, compared byte for byte: the
 // database's encoding must hold them (UTF8, the default, holds every valid
@@ -41,17 +51,60 @@
 // server must keep prepared statements: PgBouncer in transaction mode does
 // from version 1.21, with max_prepared_statements set.
 //
-//   - Load: SELECT version, writer, value ... WHERE name = $1.
+// Every statement but the sweep's takes the time of the store's clock, and
+// treats a row expired by it as no row (see Expiry).
+//
+//   - Load: SELECT version, writer, value, expires_at ... WHERE name = $1
+//     and the row is live.
 //   - CompareAndSet of a new scope: INSERT ... ON CONFLICT (name) DO UPDATE
-//     SET version = version RETURNING the row. When the scope has a row, the
-//     update, which changes nothing, locks it and returns its latest
-//     version, even one committed after the statement began, which no
-//     SELECT of the statement could see; it writes an unchanged row version.
+//     RETURNING the row, the update replacing every column if the row has
+//     expired, and setting each to itself otherwise. When the scope has a
+//     live row, the update, which changes nothing, locks it and returns its
+//     latest version, even one committed after the statement began, which
+//     no SELECT of the statement could see; it writes an unchanged row
+//     version.
 //   - CompareAndSet: one statement, WITH an UPDATE ... WHERE name, version
-//     and writer match, RETURNING; and, when it matched nothing, a SELECT of
-//     the current row.
+//     and writer match and the row is live, RETURNING; and, when it matched
+//     nothing, a SELECT of the current live row.
 //   - Delete: the same, with a DELETE; expecting the zero Revision, one
 //     SELECT.
+//   - List: one SELECT of names per page (see Listing).
+//   - Sweep: one DELETE (see Expiry).
+//
+// # Expiry
+//
+// A record's expiry time is its expires_at, in milliseconds since the
+// epoch, NULL for a record that never expires. The store's clock decides
+// whether it has passed: time.Now, or the function given to WithClock. Its
+// time is sent as a parameter of every statement, and the server compares
+// it with expires_at; the server's own clock (now()) is never read. The
+// process's clock is used, not the server's, so that tests can move it and
+// so that the expiry times the engine computes with its clock are judged
+// by the same kind of clock (the Redis store, likewise, takes the
+// client's time for the expiry it sets). Processes that share a table
+// should keep their clocks close: a record expires, for each of them, when
+// its own clock says so.
+//
+// A row expired by that clock is no row: Load returns the zero Record; a
+// write expecting the zero Revision replaces it at version 1, in the
+// INSERT that creates a scope; a write or a delete expecting its revision
+// is refused with the zero Record; List leaves it out. Expired rows stay in
+// the table until Sweep deletes them: PostgreSQL has no DELETE ... LIMIT,
+// so one DELETE removes the rows that a subquery picks, at most limit,
+// earliest first, on the index of expires_at, FOR UPDATE SKIP LOCKED, and
+// checks the expiry again on each. The engine never needs it, and a row
+// written again meanwhile is never removed.
+//
+// # Listing
+//
+// List reads the primary key by range: from the prefix up to the least
+// string above every name that begins with it, 100 names a statement in
+// byte order, each page beginning after the last name of the one before.
+// Names are compared, never matched with LIKE, so that %, _ and \ in a
+// prefix match only themselves. A prefix that text cannot hold (invalid
+// UTF-8, or a NUL) is cut before that byte for the range, and the names
+// read are checked against the whole of it. No statement stays open
+// between pages.
 //
 // # What a refused write answers
 //

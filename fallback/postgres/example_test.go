@@ -69,6 +69,8 @@ func ExampleStore_DDL() {
 	//   version bigint NOT NULL CHECK (version > 0),
 	//   writer bytea NOT NULL CHECK (octet_length(writer) = 16),
 	//   value bytea NOT NULL,
+	//   expires_at bigint,
 	//   PRIMARY KEY (name)
 	// );
+	// CREATE INDEX IF NOT EXISTS "scopes_expires_at" ON "app"."scopes" (expires_at);
 }

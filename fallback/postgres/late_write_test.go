@@ -85,7 +85,7 @@ func TestInFlightFailureIsNotMarked(t *testing.T) {
 			pool := testenv.Postgres(t, tt.edit)
 			late := storeOn(t, pool, table)
 			// A connection is up, with the statement prepared on it.
-			if _, ok, err := late.CompareAndSet(t.Context(), "a", scoped.Revision{Version: 99, Writer: scoped.NewToken()}, []byte("x"), scoped.NewToken()); err != nil || ok {
+			if _, ok, err := late.CompareAndSet(t.Context(), "a", scoped.Revision{Version: 99, Writer: scoped.NewToken()}, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()}); err != nil || ok {
 				t.Fatalf("a refused write to prepare the statement: %v, %v", ok, err)
 			}
 			tx, err := admin.Begin(t.Context())
@@ -101,7 +101,7 @@ func TestInFlightFailureIsNotMarked(t *testing.T) {
 			tok := scoped.NewToken()
 			done := make(chan error, 1)
 			go func() {
-				_, _, err := late.CompareAndSet(ctx, "a", rec.Revision(), []byte(tt.name), tok)
+				_, _, err := late.CompareAndSet(ctx, "a", rec.Revision(), scoped.Write{Value: []byte(tt.name), Writer: tok})
 				done <- err
 			}()
 			waitForLock(t, admin, pool, 1) // the statement is on the server, whatever the client does

@@ -36,13 +36,13 @@ func tooLarge(t *testing.T, err error, name string, size, limit int) {
 // is closed, and the error is still the typed one.
 func TestConfiguredValueLimit(t *testing.T) {
 	s := closedStore(t, postgres.WithMaxValueSize(10))
-	_, _, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, make([]byte, 11), scoped.NewToken())
+	_, _, err := s.CompareAndSet(t.Context(), "a", scoped.Revision{}, scoped.Write{Value: make([]byte, 11), Writer: scoped.NewToken()})
 	tooLarge(t, err, "a", 11, 10)
 
 	// At the limit the value is written, on a real server.
 	s, _, _ = newStore(t, postgres.WithMaxValueSize(10))
 	rec := mustSet(t, s, "a", scoped.Revision{}, make([]byte, 10))
-	_, _, err = s.CompareAndSet(t.Context(), "a", rec.Revision(), make([]byte, 11), scoped.NewToken())
+	_, _, err = s.CompareAndSet(t.Context(), "a", rec.Revision(), scoped.Write{Value: make([]byte, 11), Writer: scoped.NewToken()})
 	tooLarge(t, err, "a", 11, 10)
 }
 
@@ -57,7 +57,7 @@ func TestProtocolValueLimit(t *testing.T) {
 	big := make([]byte, limit+1)
 	before := trips.n.Load()
 	for _, expected := range []scoped.Revision{{}, {Version: 1, Writer: scoped.NewToken()}} {
-		_, _, err := s.CompareAndSet(t.Context(), "big", expected, big, scoped.NewToken())
+		_, _, err := s.CompareAndSet(t.Context(), "big", expected, scoped.Write{Value: big, Writer: scoped.NewToken()})
 		tooLarge(t, err, "big", limit+1, limit)
 	}
 	if n := trips.n.Load() - before; n != 0 {
@@ -80,12 +80,12 @@ func TestReceiveLimit(t *testing.T) {
 		t.Fatalf("Load of the value at the limit: %d bytes at version %d; want %d bytes back", len(got.Value), got.Version, limit)
 	}
 	for _, expected := range []scoped.Revision{{}, {Version: 7, Writer: scoped.NewToken()}} {
-		cur, ok, err := s.CompareAndSet(t.Context(), "big", expected, []byte("x"), scoped.NewToken())
+		cur, ok, err := s.CompareAndSet(t.Context(), "big", expected, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()})
 		if err != nil || ok || !bytes.Equal(cur.Value, at) {
 			t.Fatalf("a refused write over the value at the limit: %d bytes, %v, %v; want the %d bytes", len(cur.Value), ok, err, limit)
 		}
 	}
-	_, _, err := s.CompareAndSet(t.Context(), "big", rec.Revision(), append(at, 1), scoped.NewToken())
+	_, _, err := s.CompareAndSet(t.Context(), "big", rec.Revision(), scoped.Write{Value: append(at, 1), Writer: scoped.NewToken()})
 	tooLarge(t, err, "big", limit+1, limit)
 
 	// The engine adopts the store's lower limit: the change over it fails,
@@ -128,7 +128,7 @@ func TestVersionRange(t *testing.T) {
 			t.Errorf("%s: %v; want ErrVersionRange, ErrCorruptValue and ErrNotApplied", what, err)
 		}
 	}
-	_, _, err := s.CompareAndSet(t.Context(), "v", top.Revision(), []byte{0x02}, scoped.NewToken())
+	_, _, err := s.CompareAndSet(t.Context(), "v", top.Revision(), scoped.Write{Value: []byte{0x02}, Writer: scoped.NewToken()})
 	over("CompareAndSet over version 2⁶³-1", err)
 	_, _, err = s.Delete(t.Context(), "v", scoped.Revision{Version: math.MaxInt64 + 1, Writer: tok})
 	over("Delete expecting version 2⁶³", err)

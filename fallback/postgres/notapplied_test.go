@@ -34,11 +34,11 @@ func calls(s *postgres.Store, name string, current scoped.Revision) []call {
 	return []call{
 		{"Load", func(ctx context.Context) error { _, err := s.Load(ctx, name); return err }},
 		{"CompareAndSet of a new scope", func(ctx context.Context) error {
-			_, _, err := s.CompareAndSet(ctx, name+" new", scoped.Revision{}, []byte("x"), scoped.NewToken())
+			_, _, err := s.CompareAndSet(ctx, name+" new", scoped.Revision{}, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()})
 			return err
 		}},
 		{"CompareAndSet", func(ctx context.Context) error {
-			_, _, err := s.CompareAndSet(ctx, name, current, []byte("x"), scoped.NewToken())
+			_, _, err := s.CompareAndSet(ctx, name, current, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()})
 			return err
 		}},
 		{"Delete", func(ctx context.Context) error { _, _, err := s.Delete(ctx, name, current); return err }},
@@ -50,11 +50,11 @@ func calls(s *postgres.Store, name string, current scoped.Revision) []call {
 func writes(s *postgres.Store, name string, current scoped.Revision) []call {
 	return []call{
 		{"CompareAndSet of an existing scope as new", func(ctx context.Context) error {
-			_, _, err := s.CompareAndSet(ctx, name, scoped.Revision{}, []byte("x"), scoped.NewToken())
+			_, _, err := s.CompareAndSet(ctx, name, scoped.Revision{}, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()})
 			return err
 		}},
 		{"CompareAndSet", func(ctx context.Context) error {
-			_, _, err := s.CompareAndSet(ctx, name, current, []byte("x"), scoped.NewToken())
+			_, _, err := s.CompareAndSet(ctx, name, current, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()})
 			return err
 		}},
 		{"Delete", func(ctx context.Context) error { _, _, err := s.Delete(ctx, name, current); return err }},

@@ -105,7 +105,7 @@ func TestWriteBehindAnotherTransaction(t *testing.T) {
 }
 
 func update(s scoped.Store, name string, rec scoped.Record) outcome {
-	cur, ok, err := s.CompareAndSet(context.Background(), name, rec.Revision(), []byte("mine"), scoped.NewToken())
+	cur, ok, err := s.CompareAndSet(context.Background(), name, rec.Revision(), scoped.Write{Value: []byte("mine"), Writer: scoped.NewToken()})
 	return outcome{cur, ok, err}
 }
 
@@ -115,7 +115,7 @@ func remove(s scoped.Store, name string, rec scoped.Record) outcome {
 }
 
 func create(s scoped.Store, name string, _ scoped.Record) outcome {
-	cur, ok, err := s.CompareAndSet(context.Background(), name, scoped.Revision{}, []byte("mine"), scoped.NewToken())
+	cur, ok, err := s.CompareAndSet(context.Background(), name, scoped.Revision{}, scoped.Write{Value: []byte("mine"), Writer: scoped.NewToken()})
 	return outcome{cur, ok, err}
 }
 

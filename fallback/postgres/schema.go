@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -59,32 +60,95 @@ func identifierProblem(p string) string {
 	return ""
 }
 
-// DDL returns the CREATE TABLE statement of the store's table, as
-// CreateTable runs it, for schemas managed outside the program. Names are
-// text compared byte for byte (the "C" collation: no locale, no case
-// folding), versions are bigint, writers and values bytea. A row is a scope
-// that has a record, so every column is NOT NULL; the checks keep rows the
-// store could not read out of the table.
+// DDL returns the statements that make the store's table and the index of
+// its expiry times, as CreateTable runs them, for schemas managed outside
+// the program. Names are text compared byte for byte (the "C" collation:
+// no locale, no case folding), versions are bigint, writers and values
+// bytea. A row is a scope that has a record, so every column is NOT NULL
+// but expires_at, the expiry time in milliseconds since the epoch, NULL for
+// a record that never expires; its index serves Sweep. The checks keep rows
+// the store could not read out of the table.
 func (s *Store) DDL() string {
+	return s.createTable() + ";\n" + s.createIndex()
+}
+
+// createTable returns the CREATE TABLE statement of DDL.
+func (s *Store) createTable() string {
 	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n"+
 		"  name text COLLATE \"C\" NOT NULL,\n"+
 		"  version bigint NOT NULL CHECK (version > 0),\n"+
 		"  writer bytea NOT NULL CHECK (octet_length(writer) = %d),\n"+
 		"  value bytea NOT NULL,\n"+
+		"  expires_at bigint,\n"+
 		"  PRIMARY KEY (name)\n"+
 		")", s.table, scoped.TokenSize)
 }
 
-// CreateTable creates the store's table if it does not exist, and leaves an
-// existing table as it is. It is safe to call at every start, also from
-// several processes at once.
+// createIndex returns the CREATE INDEX statement of DDL.
+func (s *Store) createIndex() string {
+	return fmt.Sprintf(`CREATE INDEX IF NOT EXISTS "%s" ON %s (expires_at)`, s.indexName(), s.table)
+}
+
+// addColumn returns the statement that adds expires_at to a table made by
+// an earlier version of this package.
+func (s *Store) addColumn() string {
+	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS expires_at bigint", s.table)
+}
+
+// indexName returns the name, unquoted, of the index of expires_at: the
+// table's name and "_expires_at". An index is named in the table's schema
+// among its tables, so a name that would pass the identifier limit keeps
+// the start of the table's name and a hash of the whole, so that two long
+// table names never share an index name.
+func (s *Store) indexName() string {
+	const suffix = "_expires_at"
+	name := s.tableName
+	if len(name)+len(suffix) > maxIdentifierLength {
+		h := fnv.New32a()
+		h.Write([]byte(name))
+		name = fmt.Sprintf("%s_%08x", name[:maxIdentifierLength-len(suffix)-9], h.Sum32())
+	}
+	return name + suffix
+}
+
+// CreateTable creates the store's table and the index of expiry times if
+// they do not exist. An existing table is left as it is, but for the
+// expires_at column, which it adds to a table made by an earlier version
+// of this package, keeping its rows (they never expire). It is safe to call
+// at every start, also from several processes at once: it reads the
+// catalog first, and only a table that lacks the column or the index is
+// altered or indexed, which locks it.
 func (s *Store) CreateTable(ctx context.Context) error {
-	_, err := s.pool.Exec(ctx, s.DDL())
+	if err := s.run(ctx, s.createTable()); err != nil {
+		return err
+	}
+	var hasColumn, hasIndex bool
+	err := s.pool.QueryRow(ctx, `SELECT
+	EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'expires_at' AND NOT attisdropped),
+	EXISTS (SELECT FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = to_regclass($1) AND i.relname = $2)`,
+		s.table, s.indexName()).Scan(&hasColumn, &hasIndex)
+	if err != nil {
+		return fmt.Errorf("scoped/postgres: create table %s: %w", s.table, err)
+	}
+	if !hasColumn {
+		if err := s.run(ctx, s.addColumn()); err != nil {
+			return err
+		}
+	}
+	if !hasIndex {
+		return s.run(ctx, s.createIndex())
+	}
+	return nil
+}
+
+// run runs stmt, a statement of CreateTable.
+func (s *Store) run(ctx context.Context, stmt string) error {
+	_, err := s.pool.Exec(ctx, stmt)
 	if createRace(err) {
-		// Another session created the table between this one's check and
-		// its insert into the catalog; the table exists now, which the
-		// statement run again sees.
-		_, err = s.pool.Exec(ctx, s.DDL())
+		// Another session created the table or the index between this
+		// one's check and its insert into the catalog; it exists now,
+		// which the statement run again sees.
+		_, err = s.pool.Exec(ctx, stmt)
 	}
 	if err != nil {
 		return fmt.Errorf("scoped/postgres: create table %s: %w", s.table, err)
@@ -92,12 +156,12 @@ func (s *Store) CreateTable(ctx context.Context) error {
 	return nil
 }
 
-// createRace reports whether err is what CREATE TABLE IF NOT EXISTS gives
-// when a concurrent session creates the same table: IF NOT EXISTS checks
-// the catalog before its own insert into it, and the race shows as a
-// unique violation in the catalog (23505), a duplicate table (42P07), or
-// a duplicate of the table's row type (42710), each once the other
-// session committed.
+// createRace reports whether err is what CREATE TABLE (or INDEX) IF NOT
+// EXISTS gives when a concurrent session creates the same table or index:
+// IF NOT EXISTS checks the catalog before its own insert into it, and the
+// race shows as a unique violation in the catalog (23505), a duplicate
+// table or index (42P07), or a duplicate of the table's row type (42710),
+// each once the other session committed.
 func createRace(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && (pe.Code == "23505" || pe.Code == "42P07" || pe.Code == "42710")

@@ -3,9 +3,11 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/scoped-go/scoped"
 	"github.com/scoped-go/scoped/fallback/postgres"
@@ -72,7 +74,10 @@ func TestTableNames(t *testing.T) {
 			t.Errorf("dropping schema %s: %v", schema, err)
 		}
 	})
-	for _, table := range []string{"scopes", "Scopes", "user", "select"} {
+	// Two names of 63 bytes that differ only at the end: the names of
+	// their indexes are cut to the limit, and stay apart.
+	long := []string{strings.Repeat("x", 63), strings.Repeat("x", 62) + "y"}
+	for _, table := range append([]string{"scopes", "Scopes", "user", "select"}, long...) {
 		s, err := postgres.New(pool, postgres.WithTable(schema+"."+table))
 		if err != nil {
 			t.Fatal(err)
@@ -87,6 +92,84 @@ func TestTableNames(t *testing.T) {
 		if err := pool.QueryRow(t.Context(), `SELECT convert_from(value, 'UTF8') FROM "`+schema+`"."`+table+`" WHERE name = 'a'`).Scan(&value); err != nil || value != table {
 			t.Errorf("the row in %s.%q: %q, %v; want the table's own", schema, table, value, err)
 		}
+	}
+	var indexes int
+	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND indexdef LIKE '%(expires_at)'`, schema).Scan(&indexes); err != nil || indexes != 6 {
+		t.Errorf("indexes of expires_at in %s: %d, %v; want one for each of the 6 tables", schema, indexes, err)
+	}
+}
+
+// oldDDL is the table as earlier versions of the package made it, before
+// records could expire.
+const oldDDL = `CREATE TABLE "%s" (
+  name text COLLATE "C" NOT NULL,
+  version bigint NOT NULL CHECK (version > 0),
+  writer bytea NOT NULL CHECK (octet_length(writer) = 16),
+  value bytea NOT NULL,
+  PRIMARY KEY (name)
+)`
+
+// CreateTable adds the expiry column and its index to a table of the
+// previous DDL, from several callers at once; the rows already there keep
+// reading, as records that never expire. Before that, a call says what to
+// do.
+func TestCreateTableUpgrades(t *testing.T) {
+	pool := testenv.Postgres(t)
+	table := testenv.UniqueName("scopedtest_")
+	t.Cleanup(func() { dropTable(t, pool, table) })
+	if _, err := pool.Exec(t.Context(), fmt.Sprintf(oldDDL, table)); err != nil {
+		t.Fatal(err)
+	}
+	tok := scoped.NewToken()
+	if _, err := pool.Exec(t.Context(), `INSERT INTO "`+table+`" VALUES ('kept', 4, $1, 'old')`, tok[:]); err != nil {
+		t.Fatal(err)
+	}
+	s := storeOn(t, pool, table)
+	if _, err := s.Load(t.Context(), "kept"); err == nil || !strings.Contains(err.Error(), "CreateTable") {
+		t.Fatalf("Load before the upgrade: %v; want an error that says to call CreateTable", err)
+	}
+
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if err := storeOn(t, pool, table).CreateTable(t.Context()); err != nil {
+				t.Errorf("CreateTable on a table of the previous DDL: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := s.CreateTable(t.Context()); err != nil {
+		t.Fatalf("CreateTable once more: %v", err)
+	}
+	var columns, indexes int
+	if err := pool.QueryRow(t.Context(), `SELECT
+		(SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND column_name = 'expires_at'),
+		(SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1 AND indexdef LIKE '%(expires_at)')`,
+		table).Scan(&columns, &indexes); err != nil {
+		t.Fatal(err)
+	}
+	if columns != 1 || indexes != 1 {
+		t.Fatalf("after CreateTable the table has %d expires_at columns and %d indexes of it; want 1 and 1", columns, indexes)
+	}
+
+	rec := mustLoad(t, s, "kept")
+	if string(rec.Value) != "old" || rec.Version != 4 || rec.Writer != tok || !rec.ExpiresAt.IsZero() {
+		t.Fatalf("Load of a row from before the upgrade = %+v; want version 4 that never expires", rec)
+	}
+	at := time.UnixMilli(time.Now().Add(time.Hour).UnixMilli())
+	next, ok, err := s.CompareAndSet(t.Context(), "kept", rec.Revision(), scoped.Write{Value: []byte("new"), Writer: scoped.NewToken(), ExpiresAt: at})
+	if err != nil || !ok || next.Version != 5 || !next.ExpiresAt.Equal(at) {
+		t.Fatalf("CompareAndSet over a row from before the upgrade = %+v, %v, %v", next, ok, err)
+	}
+	var names []string
+	for name, err := range s.List(t.Context(), "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	if len(names) != 1 || names[0] != "kept" {
+		t.Fatalf("List after the upgrade = %q, want [kept]", names)
 	}
 }
 

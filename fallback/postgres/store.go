@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/scoped-go/scoped"
@@ -33,9 +36,14 @@ type Store struct {
 	table      string // quoted, ready for a statement
 	sql        statements
 	valueLimit int // the largest value written, in bytes
+	now        func() time.Time
+	tableName  string // the table's name, unquoted, without its schema
 }
 
-var _ scoped.Store = (*Store)(nil)
+var (
+	_ scoped.Store   = (*Store)(nil)
+	_ scoped.Sweeper = (*Store)(nil)
+)
 
 // Option changes a setting of a Store.
 type Option func(*config)
@@ -43,6 +51,7 @@ type Option func(*config)
 type config struct {
 	table        string
 	maxValueSize int
+	now          func() time.Time
 }
 
 // WithTable sets the table of the scopes, DefaultTable by default: a name
@@ -63,6 +72,13 @@ func WithMaxValueSize(n int) Option {
 	return func(c *config) { c.maxValueSize = max(n, 0) }
 }
 
+// WithClock sets the clock that decides whether a record has expired,
+// time.Now by default. Its time is sent with every statement: the
+// process's clock decides, not the server's (see the package doc).
+func WithClock(now func() time.Time) Option {
+	return func(c *config) { c.now = now }
+}
+
 // New returns a Store that keeps scopes in a table reached through pool. It
 // does no I/O: the table must exist before the first call (see CreateTable
 // and DDL). The caller keeps ownership of the pool, and closes it when the
@@ -71,7 +87,7 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("scoped/postgres: New with a nil *pgxpool.Pool")
 	}
-	c := config{table: DefaultTable}
+	c := config{table: DefaultTable, now: time.Now}
 	for _, opt := range opts {
 		opt(&c)
 	}
@@ -84,7 +100,10 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 		limit = n // pgx refuses to read a bigger reply, such as a Load of the value
 	}
 	limit -= messageOverhead
-	s := &Store{pool: pool, table: table, sql: newStatements(table), valueLimit: limit}
+	s := &Store{pool: pool, table: table, sql: newStatements(table), valueLimit: limit, now: c.now, tableName: c.table}
+	if _, name, ok := strings.Cut(c.table, "."); ok {
+		s.tableName = name
+	}
 	if c.maxValueSize > 0 && c.maxValueSize < limit {
 		s.valueLimit = c.maxValueSize
 	}
@@ -98,7 +117,7 @@ func (s *Store) Load(ctx context.Context, name string) (scoped.Record, error) {
 		return scoped.Record{}, err
 	}
 	defer conn.Release()
-	rec, err := s.read(ctx, conn, name)
+	rec, err := s.read(ctx, conn, name, s.nowMilli())
 	if err != nil {
 		return scoped.Record{}, fmt.Errorf("scoped/postgres: load: %w", err)
 	}
@@ -107,8 +126,9 @@ func (s *Store) Load(ctx context.Context, name string) (scoped.Record, error) {
 
 // CompareAndSet implements scoped.Store with one statement, which either
 // writes or answers the current record: an INSERT when expected is the
-// zero Revision, an UPDATE otherwise.
-func (s *Store) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+// zero Revision (which replaces an expired row), an UPDATE otherwise.
+func (s *Store) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, next scoped.Write) (scoped.Record, bool, error) {
+	value, writer := next.Value, next.Writer
 	switch {
 	case len(value) == 0:
 		return scoped.Record{}, false, scoped.NotApplied(errors.New("scoped/postgres: compare-and-set of an empty value"))
@@ -117,21 +137,21 @@ func (s *Store) CompareAndSet(ctx context.Context, name string, expected scoped.
 	case expected.Version >= math.MaxInt64:
 		return scoped.Record{}, false, versionError(name, expected.Version)
 	case expected.IsZero():
-		return s.create(ctx, name, value, writer)
+		return s.create(ctx, name, next)
 	}
 	conn, err := s.start(ctx, name, s.sql.update)
 	if err != nil {
 		return scoped.Record{}, false, err
 	}
 	defer conn.Release()
-	next := expected.Version + 1
+	version := expected.Version + 1
 	cur, ok, err := s.guarded(ctx, conn, name, s.sql.update,
-		name, int64(expected.Version), expected.Writer[:], int64(next), writer[:], value)
+		name, int64(expected.Version), expected.Writer[:], int64(version), writer[:], value, expiryParam(next.ExpiresAt), s.nowMilli())
 	if err != nil {
 		return scoped.Record{}, false, fmt.Errorf("scoped/postgres: update: %w", err)
 	}
 	if ok {
-		return scoped.Record{Value: value, Version: next, Writer: writer}, true, nil
+		return written(next, version), true, nil
 	}
 	return cur, false, nil
 }
@@ -152,7 +172,7 @@ func (s *Store) Delete(ctx context.Context, name string, expected scoped.Revisio
 			return scoped.Record{}, false, err
 		}
 		defer conn.Release()
-		cur, err := s.read(ctx, conn, name)
+		cur, err := s.read(ctx, conn, name, s.nowMilli())
 		if err != nil {
 			return scoped.Record{}, false, scoped.NotApplied(fmt.Errorf("scoped/postgres: delete: %w", err))
 		}
@@ -163,7 +183,7 @@ func (s *Store) Delete(ctx context.Context, name string, expected scoped.Revisio
 		return scoped.Record{}, false, err
 	}
 	defer conn.Release()
-	cur, ok, err := s.guarded(ctx, conn, name, s.sql.delete, name, int64(expected.Version), expected.Writer[:])
+	cur, ok, err := s.guarded(ctx, conn, name, s.sql.delete, name, int64(expected.Version), expected.Writer[:], s.nowMilli())
 	if err != nil {
 		return scoped.Record{}, false, fmt.Errorf("scoped/postgres: delete: %w", err)
 	}
@@ -183,6 +203,13 @@ func (s *Store) start(ctx context.Context, name, sql string) (*pgxpool.Conn, err
 	if err := scoped.ValidateName(name); err != nil {
 		return nil, scoped.NotApplied(err)
 	}
+	return s.acquire(ctx, sql)
+}
+
+// acquire is start without the name: it acquires a connection and
+// prepares sql on it, and every error it returns matches
+// scoped.ErrNotApplied.
+func (s *Store) acquire(ctx context.Context, sql string) (*pgxpool.Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, scoped.NotApplied(fmt.Errorf("scoped/postgres: %w", err))
 	}
@@ -196,13 +223,17 @@ func (s *Store) start(ctx context.Context, name, sql string) (*pgxpool.Conn, err
 		if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
 			return nil, scoped.NotApplied(fmt.Errorf("scoped/postgres: table %s does not exist (call CreateTable, or run Store.DDL): %w", s.table, err))
 		}
+		if errors.As(err, &pe) && pe.Code == "42703" { // undefined_column
+			return nil, scoped.NotApplied(fmt.Errorf("scoped/postgres: table %s lacks a column, made by an earlier version of this package (call CreateTable to add it): %w", s.table, err))
+		}
 		return nil, scoped.NotApplied(fmt.Errorf("scoped/postgres: prepare a statement: %w", err))
 	}
 	return conn, nil
 }
 
-// create inserts the first record of a scope, or answers the record it has.
-func (s *Store) create(ctx context.Context, name string, value []byte, writer scoped.Token) (scoped.Record, bool, error) {
+// create inserts the first record of a scope, or replaces its expired one,
+// or answers the live record it has.
+func (s *Store) create(ctx context.Context, name string, next scoped.Write) (scoped.Record, bool, error) {
 	conn, err := s.start(ctx, name, s.sql.create)
 	if err != nil {
 		return scoped.Record{}, false, err
@@ -211,17 +242,19 @@ func (s *Store) create(ctx context.Context, name string, value []byte, writer sc
 	var (
 		version    int64
 		by, stored []byte
+		expires    pgtype.Int8
 	)
-	if err := conn.QueryRow(ctx, s.sql.create, name, writer[:], value).Scan(&version, &by, &stored); err != nil {
+	err = conn.QueryRow(ctx, s.sql.create, name, next.Writer[:], next.Value, expiryParam(next.ExpiresAt), s.nowMilli()).Scan(&version, &by, &stored, &expires)
+	if err != nil {
 		return scoped.Record{}, false, fmt.Errorf("scoped/postgres: insert: %w", classify(err))
 	}
-	if bytes.Equal(by, writer[:]) {
+	if bytes.Equal(by, next.Writer[:]) {
 		// The row holds this write's token, which no other write has: it
 		// is this write's row, at version 1 (a later write would have
 		// replaced the token).
-		return scoped.Record{Value: value, Version: uint64(version), Writer: writer}, true, nil
+		return written(next, uint64(version)), true, nil
 	}
-	cur, err := record(name, version, by, stored)
+	cur, err := record(name, version, by, stored, expires)
 	if err != nil {
 		return scoped.Record{}, false, scoped.NotApplied(err) // the write was refused
 	}
@@ -236,8 +269,9 @@ func (s *Store) guarded(ctx context.Context, conn *pgxpool.Conn, name, sql strin
 		applied    bool
 		version    int64
 		by, stored []byte
+		expires    pgtype.Int8
 	)
-	err := conn.QueryRow(ctx, sql, args...).Scan(&applied, &version, &by, &stored)
+	err := conn.QueryRow(ctx, sql, args...).Scan(&applied, &version, &by, &stored, &expires)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return scoped.Record{}, false, nil // refused: the scope has no record
@@ -246,36 +280,62 @@ func (s *Store) guarded(ctx context.Context, conn *pgxpool.Conn, name, sql strin
 	case applied:
 		return scoped.Record{}, true, nil
 	}
-	cur, err := record(name, version, by, stored)
+	cur, err := record(name, version, by, stored, expires)
 	if err != nil {
 		return scoped.Record{}, false, scoped.NotApplied(err) // the write was refused
 	}
 	return cur, false, nil
 }
 
-// read runs the load statement, prepared on conn.
-func (s *Store) read(ctx context.Context, conn *pgxpool.Conn, name string) (scoped.Record, error) {
+// read runs the load statement, prepared on conn: the live record at now.
+func (s *Store) read(ctx context.Context, conn *pgxpool.Conn, name string, now int64) (scoped.Record, error) {
 	var (
 		version    int64
 		by, stored []byte
+		expires    pgtype.Int8
 	)
-	err := conn.QueryRow(ctx, s.sql.load, name).Scan(&version, &by, &stored)
+	err := conn.QueryRow(ctx, s.sql.load, name, now).Scan(&version, &by, &stored, &expires)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return scoped.Record{}, nil
 	case err != nil:
 		return scoped.Record{}, classify(err)
 	}
-	return record(name, version, by, stored)
+	return record(name, version, by, stored, expires)
 }
 
 // record checks the columns of a row and returns its record.
-func record(name string, version int64, writer, value []byte) (scoped.Record, error) {
+func record(name string, version int64, writer, value []byte, expires pgtype.Int8) (scoped.Record, error) {
 	if version <= 0 || len(writer) != scoped.TokenSize || value == nil {
 		return scoped.Record{}, &scoped.CorruptValueError{Scope: name,
 			Err: fmt.Errorf("row at version %d with a writer of %d bytes and a value of %d bytes (NULL %v)", version, len(writer), len(value), value == nil)}
 	}
 	rec := scoped.Record{Value: value, Version: uint64(version)}
 	copy(rec.Writer[:], writer)
+	if expires.Valid {
+		rec.ExpiresAt = time.UnixMilli(expires.Int64)
+	}
 	return rec, nil
 }
+
+// written returns the record that next made at version.
+func written(next scoped.Write, version uint64) scoped.Record {
+	rec := scoped.Record{Value: next.Value, Version: version, Writer: next.Writer}
+	if !next.ExpiresAt.IsZero() {
+		rec.ExpiresAt = time.UnixMilli(next.ExpiresAt.UnixMilli())
+	}
+	return rec
+}
+
+// expiryParam returns the expires_at of an expiry time: milliseconds since
+// the epoch, or NULL for the zero time (never).
+func expiryParam(at time.Time) any {
+	if at.IsZero() {
+		return nil
+	}
+	return at.UnixMilli()
+}
+
+// nowMilli returns the time of the store's clock, in milliseconds since
+// the epoch, as statements compare it with expires_at.
+func (s *Store) nowMilli() int64 { return s.now().UnixMilli() }

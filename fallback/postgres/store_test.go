@@ -82,17 +82,20 @@ func TestConformance(t *testing.T) {
 		mu     sync.Mutex
 		places = map[scoped.Store]place{}
 	)
-	storetest.Run(t, func(t *testing.T) scoped.Store {
-		s, pool, table := newStore(t)
-		mu.Lock()
-		places[s] = place{pool, table}
-		mu.Unlock()
-		return s
-	}, func(t *testing.T, s scoped.Store) int {
-		mu.Lock()
-		p := places[s]
-		mu.Unlock()
-		return rows(t, p.pool, p.table)
+	storetest.Run(t, storetest.Harness{
+		NewStore: func(t *testing.T, clock *storetest.Clock) scoped.Store {
+			s, pool, table := newStore(t, postgres.WithClock(clock.Now))
+			mu.Lock()
+			places[s] = place{pool, table}
+			mu.Unlock()
+			return s
+		},
+		Footprint: func(t *testing.T, s scoped.Store) int {
+			mu.Lock()
+			p := places[s]
+			mu.Unlock()
+			return rows(t, p.pool, p.table)
+		},
 	})
 }
 
@@ -170,15 +173,15 @@ func TestDeleteRemovesRow(t *testing.T) {
 		t.Fatalf("the table holds %d rows; want 1, the other scope's", n)
 	}
 
-	first, ok, err := s.CompareAndSet(ctx, "phoenix", scoped.Revision{}, []byte("again"), scoped.NewToken())
+	first, ok, err := s.CompareAndSet(ctx, "phoenix", scoped.Revision{}, scoped.Write{Value: []byte("again"), Writer: scoped.NewToken()})
 	if err != nil || !ok || first.Version != 1 {
 		t.Fatalf("re-create = %+v, %v, %v; want version 1", first, ok, err)
 	}
-	second, ok, err := s.CompareAndSet(ctx, "phoenix", first.Revision(), []byte("again 2"), scoped.NewToken())
+	second, ok, err := s.CompareAndSet(ctx, "phoenix", first.Revision(), scoped.Write{Value: []byte("again 2"), Writer: scoped.NewToken()})
 	if err != nil || !ok || second.Version != 2 {
 		t.Fatalf("second write = %+v, %v, %v; want version 2", second, ok, err)
 	}
-	cur, ok, err := s.CompareAndSet(ctx, "phoenix", old.Revision(), []byte("stale"), scoped.NewToken())
+	cur, ok, err := s.CompareAndSet(ctx, "phoenix", old.Revision(), scoped.Write{Value: []byte("stale"), Writer: scoped.NewToken()})
 	if err != nil || ok || cur.Revision() != second.Revision() {
 		t.Fatalf("CompareAndSet expecting version 2 from before the delete = %+v, %v, %v; want a conflict and the new version 2", cur, ok, err)
 	}
@@ -194,7 +197,7 @@ func TestNamesCompareAsBytes(t *testing.T) {
 	s, _, _ := newStore(t)
 	names := []string{"a", "a ", "a  ", "A", "á", "a\u0301", "a\t", " a", "ß", "ss"}
 	for _, name := range names {
-		if _, ok, err := s.CompareAndSet(t.Context(), name, scoped.Revision{}, []byte(name), scoped.NewToken()); err != nil || !ok {
+		if _, ok, err := s.CompareAndSet(t.Context(), name, scoped.Revision{}, scoped.Write{Value: []byte(name), Writer: scoped.NewToken()}); err != nil || !ok {
 			t.Fatalf("first write of %q = %v, %v; want a new scope", name, ok, err)
 		}
 	}
@@ -212,7 +215,7 @@ func TestCorruptRow(t *testing.T) {
 	pool := testenv.Postgres(t)
 	table := testenv.UniqueName("scopedtest_")
 	t.Cleanup(func() { dropTable(t, pool, table) })
-	if _, err := pool.Exec(t.Context(), `CREATE TABLE "`+table+`" (name text PRIMARY KEY, version bigint, writer bytea, value bytea)`); err != nil {
+	if _, err := pool.Exec(t.Context(), `CREATE TABLE "`+table+`" (name text PRIMARY KEY, version bigint, writer bytea, value bytea, expires_at bigint)`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := pool.Exec(t.Context(), `INSERT INTO "`+table+`" VALUES ('zero', 0, '\x00000000000000000000000000000000', 'x'), ('short', 1, '\x01', 'x'), ('null', 1, '\x00000000000000000000000000000000', NULL)`); err != nil {
@@ -229,9 +232,9 @@ func TestCorruptRow(t *testing.T) {
 		}
 		_, err := s.Load(t.Context(), name)
 		corrupt("Load", err, false)
-		_, _, err = s.CompareAndSet(t.Context(), name, scoped.Revision{Version: 5, Writer: scoped.NewToken()}, []byte("y"), scoped.NewToken())
+		_, _, err = s.CompareAndSet(t.Context(), name, scoped.Revision{Version: 5, Writer: scoped.NewToken()}, scoped.Write{Value: []byte("y"), Writer: scoped.NewToken()})
 		corrupt("a refused CompareAndSet", err, true)
-		_, _, err = s.CompareAndSet(t.Context(), name, scoped.Revision{}, []byte("y"), scoped.NewToken())
+		_, _, err = s.CompareAndSet(t.Context(), name, scoped.Revision{}, scoped.Write{Value: []byte("y"), Writer: scoped.NewToken()})
 		corrupt("a refused first write", err, true)
 		_, _, err = s.Delete(t.Context(), name, scoped.Revision{Version: 5, Writer: scoped.NewToken()})
 		corrupt("a refused Delete", err, true)
@@ -246,7 +249,7 @@ func TestInvalidNames(t *testing.T) {
 	long := string(make([]byte, scoped.MaxNameLength+1))
 	for _, name := range []string{"", long, "nul\x00", "\xff"} {
 		_, err := s.Load(t.Context(), name)
-		_, _, err2 := s.CompareAndSet(t.Context(), name, scoped.Revision{}, []byte("x"), scoped.NewToken())
+		_, _, err2 := s.CompareAndSet(t.Context(), name, scoped.Revision{}, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()})
 		_, _, err3 := s.Delete(t.Context(), name, scoped.Revision{Version: 1, Writer: scoped.NewToken()})
 		for _, err := range []error{err, err2, err3} {
 			if !errors.Is(err, scoped.ErrInvalidName) || !errors.Is(err, scoped.ErrNotApplied) {
@@ -283,25 +286,25 @@ func TestOneRoundTripPerCall(t *testing.T) {
 		call func() (bool, error)
 	}{
 		{"first write", func() (ok bool, err error) {
-			a, ok, err = s.CompareAndSet(ctx, "a", scoped.Revision{}, []byte("v1"), scoped.NewToken())
+			a, ok, err = s.CompareAndSet(ctx, "a", scoped.Revision{}, scoped.Write{Value: []byte("v1"), Writer: scoped.NewToken()})
 			return ok, err
 		}},
 		{"load", func() (bool, error) { _, err := s.Load(ctx, "a"); return true, err }},
 		{"load of a missing scope", func() (bool, error) { _, err := s.Load(ctx, "none"); return true, err }},
 		{"write", func() (ok bool, err error) {
-			b, ok, err = s.CompareAndSet(ctx, "a", a.Revision(), []byte("v2"), scoped.NewToken())
+			b, ok, err = s.CompareAndSet(ctx, "a", a.Revision(), scoped.Write{Value: []byte("v2"), Writer: scoped.NewToken()})
 			return ok, err
 		}},
 		{"refused write", func() (bool, error) {
-			cur, ok, err := s.CompareAndSet(ctx, "a", a.Revision(), []byte("stale"), scoped.NewToken())
+			cur, ok, err := s.CompareAndSet(ctx, "a", a.Revision(), scoped.Write{Value: []byte("stale"), Writer: scoped.NewToken()})
 			return !ok && cur.Revision() == b.Revision() && string(cur.Value) == "v2", err
 		}},
 		{"refused write of a missing scope", func() (bool, error) {
-			cur, ok, err := s.CompareAndSet(ctx, "none", a.Revision(), []byte("stale"), scoped.NewToken())
+			cur, ok, err := s.CompareAndSet(ctx, "none", a.Revision(), scoped.Write{Value: []byte("stale"), Writer: scoped.NewToken()})
 			return !ok && !cur.Exists(), err
 		}},
 		{"refused first write", func() (bool, error) {
-			cur, ok, err := s.CompareAndSet(ctx, "a", scoped.Revision{}, []byte("stale"), scoped.NewToken())
+			cur, ok, err := s.CompareAndSet(ctx, "a", scoped.Revision{}, scoped.Write{Value: []byte("stale"), Writer: scoped.NewToken()})
 			return !ok && cur.Revision() == b.Revision() && string(cur.Value) == "v2", err
 		}},
 		{"refused delete", func() (bool, error) {
@@ -359,7 +362,7 @@ func (c *tripConn) Read(p []byte) (int, error) {
 
 func mustSet(t *testing.T, s *postgres.Store, name string, expected scoped.Revision, value []byte) scoped.Record {
 	t.Helper()
-	rec, ok, err := s.CompareAndSet(t.Context(), name, expected, value, scoped.NewToken())
+	rec, ok, err := s.CompareAndSet(t.Context(), name, expected, scoped.Write{Value: value, Writer: scoped.NewToken()})
 	if err != nil || !ok {
 		t.Fatalf("CompareAndSet(%q, expected version %d) = %v, %v; want success", name, expected.Version, ok, err)
 	}
