@@ -3,6 +3,9 @@
 //	scopectl [-store URL] [-timeout 10s] get NAME         print the scope's fields as one JSON object
 //	scopectl [-store URL] [-timeout 10s] set NAME JSON    replace the scope's fields with the JSON object's ("-": read it from stdin)
 //	scopectl [-store URL] [-timeout 10s] delete NAME      delete the scope (a missing one is no error)
+//	scopectl [-store URL] [-timeout 10s] [-0] list [PREFIX]  print the names of the scopes beginning with PREFIX, one a line
+//	scopectl [-store URL] [-timeout 10s] ttl NAME         print the time the scope has left to live, or "none"
+//	scopectl [-store URL] [-timeout 10s] ttl NAME D|none  make the scope expire D (90s, 30m, 24h) from now, or never
 //
 // The store is -store, else $SCOPED_STORE: redis://[user:password@]host:port[/db]
 // or rediss://... (as go-redis parses them), a MySQL DSN with tcp( or unix(
@@ -16,7 +19,7 @@
 // Exit codes:
 //
 //	0  success
-//	1  the scope does not exist (get only: nothing is printed on stdout)
+//	1  the scope does not exist (get and ttl only: nothing is printed on stdout)
 //	2  usage: bad flags or arguments, no store, a store URL that cannot be parsed,
 //	   JSON that is not one object, a number that fits no 64-bit integer or float,
 //	   an invalid scope name (see scoped.ValidateName), a value over the size limit
@@ -41,7 +44,15 @@
 // a float64; strings, booleans, null, arrays and objects as they are. It
 // replaces the fields in one atomic write: the fields the object does not
 // name are deleted. A set of {} empties an existing scope; on a missing one
-// it writes nothing, and the scope stays missing.
+// it writes nothing, and the scope stays missing. A set keeps the scope's
+// expiry.
+//
+// list prints the names in no particular order, each on a line of its own;
+// with -0, each ended by a NUL byte instead (for names that hold a newline,
+// as xargs -0 reads them). ttl prints a Go duration (29m59.998s) or "none";
+// ttl NAME D renews the scope's time to live to D, and ttl NAME none makes it
+// never expire. On Redis the server's clock decides when a scope expires; on
+// the other stores, the clock of the process that reads or writes it.
 package main
 
 import (
@@ -73,15 +84,19 @@ const usage = `usage: scopectl [-store URL] [-timeout 10s] COMMAND
   get NAME         print the scope's fields as one JSON object
   set NAME JSON    replace the scope's fields with the JSON object's ("-": read it from stdin)
   delete NAME      delete the scope (a missing one is no error)
+  list [PREFIX]    print the names of the scopes beginning with PREFIX, one a line, in no order
+  ttl NAME         print the time the scope has left to live (29m59.998s), or none
+  ttl NAME D|none  make the scope expire D (90s, 30m, 24h) from now, or never
 
 flags:
   -store URL       redis://host:port/db, rediss://..., a MySQL DSN (user@tcp(host:port)/db),
                    postgres://..., file:DIR or DIR ($SCOPED_STORE)
   -timeout D       bound on each command, from opening the store to closing it (10s)
+  -0               list: end each name with a NUL byte, not a newline
 
 exit codes:
   0  success
-  1  the scope does not exist (get: nothing on stdout)
+  1  the scope does not exist (get and ttl: nothing on stdout)
   2  usage: bad flags or arguments, bad JSON, an invalid scope name, a value too large
   3  the store failed or did not answer; or "outcome unknown": a write may or may not have happened
 `
@@ -118,6 +133,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	fs.SetOutput(io.Discard)
 	target := fs.String("store", getenv("SCOPED_STORE"), "")
 	timeout := fs.Duration("timeout", 10*time.Second, "")
+	nul := fs.Bool("0", false, "")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -136,7 +152,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	if err := execute(ctx, *target, cmd, stdout); err != nil {
+	sep := byte('\n')
+	if *nul {
+		sep = 0
+	}
+	if err := execute(ctx, *target, cmd, stdout, sep); err != nil {
 		return fail(stderr, err)
 	}
 	return exitOK
@@ -163,7 +183,7 @@ func fail(stderr io.Writer, err error) int {
 }
 
 // execute opens the store, runs cmd on it and closes it.
-func execute(ctx context.Context, target string, cmd command, stdout io.Writer) error {
+func execute(ctx context.Context, target string, cmd command, stdout io.Writer, sep byte) error {
 	st, err := storeurl.Open(ctx, target, storeurl.WithPool(2)) // a command makes one store call at a time
 	if err != nil {
 		return err
@@ -171,5 +191,5 @@ func execute(ctx context.Context, target string, cmd command, stdout io.Writer) 
 	defer st.Close()
 	e := scoped.New(st.Store)
 	defer e.Close(ctx) // its error adds nothing: the call's own error says whether its write happened
-	return cmd.run(ctx, e, stdout)
+	return cmd.run(ctx, e, stdout, sep)
 }

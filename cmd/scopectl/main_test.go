@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -210,6 +211,51 @@ func TestCommands(t *testing.T) {
 				}
 			})
 
+			t.Run("list", func(t *testing.T) {
+				names := []string{scope("list/b"), scope("list/a"), scope("list/line\nbreak")}
+				for _, name := range names {
+					expect(t, run("", "set", name, `{"a": 1}`), 0, "")
+				}
+				prefix := strings.TrimSuffix(names[0], "b")
+				r := run("", "-0", "list", prefix)
+				got := strings.Split(strings.TrimSuffix(r.stdout, "\x00"), "\x00")
+				slices.Sort(got)
+				want := slices.Sorted(slices.Values(names))
+				if r.code != 0 || !slices.Equal(got, want) || !strings.HasSuffix(r.stdout, "\x00") {
+					t.Errorf("list -0 %q: exit %d, names %q; want exit 0, names %q", prefix, r.code, got, want)
+				}
+				lines := strings.Split(strings.TrimSuffix(run("", "list", prefix+"a").stdout, "\n"), "\n")
+				if !slices.Equal(lines, []string{names[1]}) {
+					t.Errorf("list %q printed %q, want the one name", prefix+"a", lines)
+				}
+				expect(t, run("", "list", prefix+"nothing"), 0, "")
+				expect(t, run("", "list", "a", "b"), 2, "")
+			})
+
+			t.Run("ttl", func(t *testing.T) {
+				name := scope("ttl")
+				expect(t, run("", "ttl", name), 1, "")
+				expect(t, run("", "ttl", name, "1h"), 1, "") // a missing scope is not created
+				expect(t, run("", "get", name), 1, "")
+				expect(t, run("", "set", name, `{"a": 1}`), 0, "")
+				expect(t, run("", "ttl", name), 0, "none\n")
+				expect(t, run("", "ttl", name, "1h"), 0, "")
+				expect(t, run("", "set", name, `{"a": 2}`), 0, "") // a set keeps the expiry
+				r := run("", "ttl", name)
+				left, err := time.ParseDuration(strings.TrimSpace(r.stdout))
+				if r.code != 0 || err != nil || left <= 50*time.Minute || left > time.Hour {
+					t.Errorf("ttl after ttl 1h: exit %d, stdout %q; want a duration just under 1h", r.code, r.stdout)
+				}
+				expect(t, run("", "ttl", name, "none"), 0, "")
+				expect(t, run("", "ttl", name), 0, "none\n")
+				for _, bad := range []string{"soon", "0s", "-5m", "1"} {
+					expect(t, run("", "ttl", name, bad), 2, "")
+				}
+				expect(t, run("", "ttl", name, "200ms"), 0, "")
+				time.Sleep(300 * time.Millisecond)
+				expect(t, run("", "get", name), 1, "") // expired
+			})
+
 			t.Run("the flag wins over the environment", func(t *testing.T) {
 				name := scope("flag")
 				expect(t, scopectl(t, "redis://127.0.0.1:1/0", "", "-store", store, "set", name, `{"a": 1}`), 0, "")
@@ -226,7 +272,10 @@ func TestUsage(t *testing.T) {
 		args  []string
 	}{
 		{dir, nil},
-		{dir, []string{"list"}},
+		{dir, []string{"frobnicate"}},
+		{dir, []string{"list", "a", "b"}},
+		{dir, []string{"ttl"}},
+		{dir, []string{"ttl", "a", "1h", "x"}},
 		{dir, []string{"get"}},
 		{dir, []string{"get", "a", "b"}},
 		{dir, []string{"set", "a"}},
