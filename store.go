@@ -105,6 +105,16 @@ type Write struct {
 	ExpiresAt time.Time
 }
 
+// Record returns the record that w makes at version, its expiry time to the
+// millisecond, as a Store returns it.
+func (w Write) Record(version uint64) Record {
+	rec := Record{Value: w.Value, Version: version, Writer: w.Writer}
+	if !w.ExpiresAt.IsZero() {
+		rec.ExpiresAt = time.UnixMilli(w.ExpiresAt.UnixMilli())
+	}
+	return rec
+}
+
 // Revision identifies one committed state of a scope: the version and the
 // token of the write that made it. The zero Revision stands for a scope
 // without a record.

@@ -206,7 +206,7 @@ func (st *statements) create(ctx context.Context, name string, next scoped.Write
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return st.refused(ctx, name)
 	}
-	return written(next, 1), true, nil
+	return next.Record(1), true, nil
 }
 
 // replace updates the live row of a scope if its version and writer are
@@ -220,7 +220,7 @@ func (st *statements) replace(ctx context.Context, name string, expected scoped.
 	if !affectedOne(res) {
 		return st.refused(ctx, name)
 	}
-	return written(next, version), true, nil
+	return next.Record(version), true, nil
 }
 
 // remove deletes the live row of a scope if its version and writer are
@@ -244,15 +244,6 @@ func (st *statements) remove(ctx context.Context, name string, expected scoped.R
 func affectedOne(res sql.Result) bool {
 	n, err := res.RowsAffected()
 	return err == nil && n == 1
-}
-
-// written returns the record that next made at version.
-func written(next scoped.Write, version uint64) scoped.Record {
-	rec := scoped.Record{Value: next.Value, Version: version, Writer: next.Writer}
-	if !next.ExpiresAt.IsZero() {
-		rec.ExpiresAt = time.UnixMilli(next.ExpiresAt.UnixMilli())
-	}
-	return rec
 }
 
 // expiryParam returns the expires_at of an expiry time: milliseconds since

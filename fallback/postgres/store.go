@@ -151,7 +151,7 @@ func (s *Store) CompareAndSet(ctx context.Context, name string, expected scoped.
 		return scoped.Record{}, false, fmt.Errorf("scoped/postgres: update: %w", err)
 	}
 	if ok {
-		return written(next, version), true, nil
+		return next.Record(version), true, nil
 	}
 	return cur, false, nil
 }
@@ -252,7 +252,7 @@ func (s *Store) create(ctx context.Context, name string, next scoped.Write) (sco
 		// The row holds this write's token, which no other write has: it
 		// is this write's row, at version 1 (a later write would have
 		// replaced the token).
-		return written(next, uint64(version)), true, nil
+		return next.Record(uint64(version)), true, nil
 	}
 	cur, err := record(name, version, by, stored, expires)
 	if err != nil {
@@ -316,15 +316,6 @@ func record(name string, version int64, writer, value []byte, expires pgtype.Int
 		rec.ExpiresAt = time.UnixMilli(expires.Int64)
 	}
 	return rec, nil
-}
-
-// written returns the record that next made at version.
-func written(next scoped.Write, version uint64) scoped.Record {
-	rec := scoped.Record{Value: next.Value, Version: version, Writer: next.Writer}
-	if !next.ExpiresAt.IsZero() {
-		rec.ExpiresAt = time.UnixMilli(next.ExpiresAt.UnixMilli())
-	}
-	return rec
 }
 
 // expiryParam returns the expires_at of an expiry time: milliseconds since

@@ -132,7 +132,7 @@ func (s *Store) write(ctx context.Context, method, name string, expected scoped.
 			cur = scoped.Record{}
 			delete(s.records, name)
 		} else {
-			cur = scoped.Record{Value: next.Value, Version: expected.Version + 1, Writer: next.Writer, ExpiresAt: next.ExpiresAt}
+			cur = next.Record(expected.Version + 1)
 			s.records[name] = cur
 		}
 	}
