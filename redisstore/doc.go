@@ -14,9 +14,11 @@
 //
 // # Layout
 //
-// A scope's key is prefix + "{" + name + "}", so that every key of a scope
-// shares one hash slot; the prefix is DefaultPrefix unless WithPrefix says
-// otherwise. The hash has three fields, and a fourth for a record that
+// A scope's key is prefix + name, one key per scope, so that a script on one
+// scope is never cross-slot; the prefix is DefaultPrefix unless WithPrefix
+// says otherwise. Redis Cluster hashes a key's hash tag, so scopes whose
+// names share one ("{user42}:cart", "{user42}:wallet") share a hash slot
+// and can be committed together (see CompareAndSetMany). The hash has three fields, and a fourth for a record that
 // expires: n, the version in decimal; w, the 16-byte writer token of that
 // version; v, the msgpack value; e, the expiry time in milliseconds since
 // the epoch, in decimal. A scope without a record has no key: a delete
@@ -62,8 +64,8 @@
 // remembers every name it yielded (memory in proportion to the listing) to
 // yield each once. The context is checked before each page, and a listing
 // holds nothing on the server between pages. Keys under the store's prefix
-// that are not a scope's key (no closing brace) are left out; keys of
-// another type are listed, and Load reports them as corrupt.
+// whose rest is not a valid scope name are left out; keys of another type
+// are listed, and Load reports them as corrupt.
 //
 // # Scripts
 //
