@@ -114,13 +114,8 @@ func (s *Store) Load(ctx context.Context, name string) (scoped.Record, error) {
 // CompareAndSet implements scoped.Store. A write with an expiry time sets
 // it on the key (PEXPIREAT) in the same script; one without clears it.
 func (s *Store) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, next scoped.Write) (scoped.Record, bool, error) {
-	switch {
-	case len(next.Value) == 0:
-		return scoped.Record{}, false, errors.New("redisstore: compare-and-set of an empty value")
-	case next.Writer.IsZero():
-		return scoped.Record{}, false, errors.New("redisstore: compare-and-set by the zero writer token")
-	case expected.Version == math.MaxUint64:
-		return scoped.Record{}, false, fmt.Errorf("redisstore: scope %q: version %d cannot grow", name, expected.Version)
+	if err := checkWrite(name, expected, next); err != nil {
+		return scoped.Record{}, false, err
 	}
 	version := expected.Version + 1
 	expiry, expiresAt := expiryArg(next.ExpiresAt)
