@@ -29,8 +29,9 @@ import (
 // expiry is a net.Error "i/o timeout" that matches neither
 // context.Canceled nor context.DeadlineExceeded. So a context error from
 // go-redis means the command was not written in that attempt. A command
-// whose NoRetry says true (cas.lua, casmany.lua) is sent again only after a failure
-// before writing, so for it the last attempt's error covers them all; a
+// whose NoRetry says true (cas.lua, casmany.lua) is sent again only after
+// a failure before writing, so for it the last attempt's error covers them
+// all; a
 // pipeline holding one is never sent again on a single node or a Ring. A
 // Redis Cluster pipeline is: it re-sends the commands of a node it could
 // not reach, and a command keeps the error of its first attempt when a
