@@ -89,10 +89,14 @@ func (s *Store) recoverHeld(h *held) ([]int, error) {
 		return nil, err
 	}
 	for _, name := range names {
+		i, ok := journalStripe(name)
+		if !ok {
+			continue // no journal's name
+		}
 		j, err := s.readJournal(name)
 		switch {
 		case errors.Is(err, errBadJournal):
-			if i, ok := journalStripe(name); ok && h.has(i) {
+			if h.has(i) {
 				if err := s.removeJournal(name); err != nil {
 					return nil, err
 				}
@@ -130,6 +134,9 @@ func (s *Store) pendingFor(i int) (bool, error) {
 		return false, err
 	}
 	for _, name := range names {
+		if _, ok := journalStripe(name); !ok {
+			continue // no journal's name
+		}
 		j, err := s.readJournal(name)
 		switch {
 		case errors.Is(err, errBadJournal):
