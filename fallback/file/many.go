@@ -17,13 +17,14 @@ import (
 // fsynced, then its journal, fsynced with the directories, then renames the
 // temporary files over the record files and removes the record files of
 // the deletes, fsyncs the directory once, and removes the journal: a crash
-// after the journal is written is rolled forward by the next writer of one
-// of its scopes, a Load of one, or Open.
+// after the journal is written is rolled forward by whoever takes one of
+// its locks next (a write, a Load of one of its scopes, Open).
 //
 // Every error returned before the journal is written (or, for one file,
 // before it is renamed or removed) matches scoped.ErrNotApplied, as
-// CompareAndSet's do. An error after it is a plain error: the journal stays,
-// and whoever takes one of its locks next finishes the call.
+// CompareAndSet's do, but for a journal that failed to be written and then
+// to be removed. An error after it is a plain error: the journal stays, and
+// whoever takes one of its locks next finishes the call.
 func (s *Store) CompareAndSetMany(ctx context.Context, changes []scoped.Change) ([]scoped.Record, bool, error) {
 	bases := make([]string, len(changes))
 	stripes := make([]int, len(changes))

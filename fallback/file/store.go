@@ -110,9 +110,9 @@ func (s *Store) read(name, base string) (scoped.Record, error) {
 // commit stores next (a nil value: removes the record) as version
 // expected.Version+1, if the current revision is expected, under the lock of
 // the scope's stripe, taken after finishing any journal that a crash left
-// naming the stripe (see takeStripes). A record expired by the store's clock is no record: a
-// write expecting none replaces its file, and a delete expecting none leaves
-// it to Sweep.
+// naming the stripe (see takeStripes). A record expired by the store's clock
+// is no record: a write expecting none replaces its file, and a delete
+// expecting none leaves it to Sweep.
 //
 // Every error returned before the record file is renamed or removed matches
 // scoped.ErrNotApplied: nothing was written, and a write that gave up
@@ -209,8 +209,11 @@ func (s *Store) removeRecord(base string) error {
 // call writing it, and releases it.
 func (s *Store) settle(ctx context.Context, i int) error {
 	pending, err := s.pendingFor(i)
-	if err != nil || !pending {
-		return err
+	if err != nil {
+		return fmt.Errorf("file: journal: %w", err)
+	}
+	if !pending {
+		return nil
 	}
 	h, err := s.lockStripes(ctx, []int{i})
 	if err != nil {
