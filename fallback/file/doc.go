@@ -108,16 +108,17 @@
 // decoded is one being written, or cut short by a crash before any rename:
 // the next holder of the stripe it is named after removes it.
 //
-// A Load first reads the journals too (a failed open of .journal if no call
-// ever needed one): if one names the scope's stripe it takes that lock,
-// which waits for a running call or finishes a dead one's, and releases it
-// before reading. Once a Load returned a record of a call of several
-// scopes, a Load of any of its scopes that begins afterwards returns the
-// call's record or a later one, also after a crash. List and Sweep read
-// without the locks: while a call runs, or after its writer died until the
-// next writer of one of its stripes, a Load of one of its scopes or Open
-// finishes it, List may list some of its scopes as they will be and others
-// as they were.
+// A Load first reads the journals too, which costs it a read of the
+// .journal directory, empty between calls, besides that of the record file
+// (a failed open if no call ever needed a journal): if one names the
+// scope's stripe it takes that lock, which waits for a running call or
+// finishes a dead one's, and releases it before reading. Once a Load
+// returned a record of a call of several scopes, a Load of any of its
+// scopes that begins afterwards returns the call's record or a later one,
+// also after a crash. List and Sweep read without the locks: while a call
+// runs, or after its writer died until the next writer of one of its
+// stripes, a Load of one of its scopes or Open finishes it, List may list
+// some of its scopes as they will be and others as they were.
 //
 // # Expiry
 //
