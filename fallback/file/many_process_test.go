@@ -20,7 +20,8 @@ import (
 	"github.com/scoped-go/scoped/fallback/file"
 )
 
-// The accounts of the transfer tests, and what each holds at first.
+// What each account of the transfer tests holds at first, and how long
+// the "transfer" children pause after each rename.
 const (
 	accountStart = 100
 	renamePause  = 3 * time.Millisecond
