@@ -17,6 +17,11 @@
 // returns only after its batch committed, and sees exactly the changes of the
 // calls before it in that batch: the result is as if the calls had run one at
 // a time, in commit order.
+//
+// Transact runs one handler over several scopes and commits its changes to
+// all of them, or none. It owns its scopes while it runs and commits alone;
+// the calls that queue behind it on each scope are committed together once
+// it is done.
 package scoped
 
 import (
