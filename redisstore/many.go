@@ -22,8 +22,8 @@ import (
 // are. On a redis.Ring every key must have the same hash tag (the same
 // part of the key hashed: the hash tag, or the whole key), so that no
 // change of the Ring's live shards can part them. Other keys are refused
-// with a *CrossSlotError, which matches scoped.ErrNotColocated, before
-// anything is sent. A single node takes any names. Errors are classified
+// with a *CrossSlotError, which matches scoped.ErrNotColocated (and
+// scoped.ErrNotApplied), before anything is sent. A single node takes any names. Errors are classified
 // as CompareAndSet's are: see the package doc.
 func (s *Store) CompareAndSetMany(ctx context.Context, changes []scoped.Change) ([]scoped.Record, bool, error) {
 	keys := make([]string, len(changes))
