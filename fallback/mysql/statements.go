@@ -40,6 +40,12 @@ type statements struct {
 	valueLimit                                int              // the largest value the server takes, in bytes
 	table                                     string           // quoted, for messages
 	now                                       func() time.Time // the store's clock
+	db                                        *sql.DB
+
+	// sized are the statements of CompareAndSetMany, whose text depends on
+	// the number of scopes, prepared on first use; see sized.
+	sizedMu sync.Mutex
+	bySize  map[string]*sql.Stmt
 
 	// inUse is held for reading by every call while it runs statements,
 	// and for writing by Close while it sets closed: a call either runs on
@@ -104,7 +110,7 @@ func (s *Store) prepare(ctx context.Context) (*statements, error) {
 	if !autocommit {
 		return nil, errors.New("scoped/mysql: the pool's sessions have autocommit off: every statement of the store must commit on its own")
 	}
-	st := &statements{valueLimit: maxPacket - packetOverhead, table: s.table, now: s.now}
+	st := &statements{valueLimit: maxPacket - packetOverhead, table: s.table, now: s.now, db: s.db, bySize: map[string]*sql.Stmt{}}
 	queries := []struct {
 		stmt  **sql.Stmt
 		query string
@@ -152,5 +158,78 @@ func (st *statements) close() error {
 			errs = append(errs, stmt.Close())
 		}
 	}
+	st.sizedMu.Lock()
+	defer st.sizedMu.Unlock()
+	for _, stmt := range st.bySize {
+		errs = append(errs, stmt.Close())
+	}
 	return errors.Join(errs...)
+}
+
+// maxSized is the largest number of scopes whose CompareAndSetMany
+// statements are kept prepared: at most 4 statements for each number up
+// to it, on every pool connection that runs them, well below the server's
+// max_prepared_stmt_count. A call over more scopes sends its statements
+// unprepared (database/sql then prepares, runs and closes each: one more
+// round trip per statement).
+const maxSized = 32
+
+// sizedStmt is a statement of CompareAndSetMany, whose text depends on the
+// number of scopes: prepared for the store, or not (stmt nil).
+type sizedStmt struct {
+	text string
+	stmt *sql.Stmt
+}
+
+// sized returns query, a statement over n scopes. For n up to maxSized it
+// is prepared once for the store and kept; database/sql prepares it again,
+// once, on each connection that runs it. It prepares on a connection of the
+// pool of its own, so the caller must not hold one in a transaction: the
+// pool could have none left to give.
+func (st *statements) sized(ctx context.Context, query string, n int) (sizedStmt, error) {
+	if n > maxSized {
+		return sizedStmt{text: query}, nil
+	}
+	st.sizedMu.Lock()
+	stmt := st.bySize[query]
+	st.sizedMu.Unlock()
+	if stmt != nil {
+		return sizedStmt{query, stmt}, nil
+	}
+	prepared, err := st.db.PrepareContext(ctx, query)
+	if err != nil {
+		return sizedStmt{}, err
+	}
+	st.sizedMu.Lock()
+	defer st.sizedMu.Unlock()
+	if stmt = st.bySize[query]; stmt != nil {
+		prepared.Close() // another call prepared it meanwhile
+		return sizedStmt{query, stmt}, nil
+	}
+	st.bySize[query] = prepared
+	return sizedStmt{query, prepared}, nil
+}
+
+// queryTx runs the statement in tx, on tx's connection.
+func (s sizedStmt) queryTx(ctx context.Context, tx *sql.Tx, args ...any) (*sql.Rows, error) {
+	if s.stmt == nil {
+		return tx.QueryContext(ctx, s.text, args...)
+	}
+	return tx.StmtContext(ctx, s.stmt).QueryContext(ctx, args...)
+}
+
+// execTx runs the statement in tx, on tx's connection.
+func (s sizedStmt) execTx(ctx context.Context, tx *sql.Tx, args ...any) (sql.Result, error) {
+	if s.stmt == nil {
+		return tx.ExecContext(ctx, s.text, args...)
+	}
+	return tx.StmtContext(ctx, s.stmt).ExecContext(ctx, args...)
+}
+
+// query runs the statement on its own, on a connection of the pool.
+func (s sizedStmt) query(ctx context.Context, db *sql.DB, args ...any) (*sql.Rows, error) {
+	if s.stmt == nil {
+		return db.QueryContext(ctx, s.text, args...)
+	}
+	return s.stmt.QueryContext(ctx, args...)
 }
