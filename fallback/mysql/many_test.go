@@ -1,0 +1,178 @@
+package mysql_test
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	mysqldriver "github.com/go-sql-driver/mysql"
+
+	"github.com/scoped-go/scoped"
+	"github.com/scoped-go/scoped/internal/testenv"
+)
+
+// readCommitted returns a pool on the test server whose sessions run at
+// READ COMMITTED, where SELECT ... FOR UPDATE locks no gap: a row absent
+// when locked may be inserted by another transaction before the write.
+func readCommitted(t *testing.T) *sql.DB {
+	t.Helper()
+	probe := testenv.MySQL(t)
+	variable := "transaction_isolation" // MySQL 8, MariaDB 11.1 and later
+	if err := probe.QueryRowContext(t.Context(), "SELECT @@transaction_isolation").Scan(new(string)); err != nil {
+		variable = "tx_isolation"
+	}
+	cfg, err := mysqldriver.ParseDSN(testenv.MySQLDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params[variable] = "'READ-COMMITTED'"
+	connector, err := mysqldriver.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(connector)
+	t.Cleanup(func() { db.Close() })
+	bound(db)
+	return db
+}
+
+// set is an ActionSet change of name to value over expected.
+func set(name string, expected scoped.Revision, value string) scoped.Change {
+	return scoped.Change{Name: name, Expected: expected, Action: scoped.ActionSet,
+		Write: scoped.Write{Value: []byte(value), Writer: scoped.NewToken()}}
+}
+
+// Goroutines set two scopes together, half of them naming them in one
+// order and half in the other: the store locks the rows in name order
+// whatever the order of the changes, so no call deadlocks, and if the
+// server still reports one, the call comes back not applied. Every write
+// that succeeded, and no other, is counted in the versions.
+func TestManyOppositeOrders(t *testing.T) {
+	const workers, rounds = 8, 40
+	s, _, _ := newStore(t)
+	for _, name := range []string{"a", "b"} {
+		if _, ok, err := s.CompareAndSet(t.Context(), name, scoped.Revision{}, scoped.Write{Value: []byte("0"), Writer: scoped.NewToken()}); err != nil || !ok {
+			t.Fatalf("creating %s: %v, %v", name, ok, err)
+		}
+	}
+	var (
+		mu              sync.Mutex
+		applied, notRun int
+		wg              sync.WaitGroup
+	)
+	for w := range workers {
+		order := []string{"a", "b"}
+		if w%2 == 1 {
+			order = []string{"b", "a"}
+		}
+		wg.Go(func() {
+			cur, _, err := s.CompareAndSetMany(t.Context(), []scoped.Change{{Name: order[0]}, {Name: order[1]}})
+			for range rounds {
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var ok bool
+				cur, ok, err = s.CompareAndSetMany(t.Context(), []scoped.Change{
+					set(order[0], cur[0].Revision(), fmt.Sprint(w)),
+					set(order[1], cur[1].Revision(), fmt.Sprint(w)),
+				})
+				if errors.Is(err, scoped.ErrNotApplied) {
+					mu.Lock()
+					notRun++
+					mu.Unlock()
+					cur, _, err = s.CompareAndSetMany(t.Context(), []scoped.Change{{Name: order[0]}, {Name: order[1]}})
+					continue
+				}
+				if ok {
+					mu.Lock()
+					applied++
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	a, errA := s.Load(t.Context(), "a")
+	b, errB := s.Load(t.Context(), "b")
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	if a.Version != uint64(1+applied) || b.Version != uint64(1+applied) || string(a.Value) != string(b.Value) {
+		t.Fatalf("after %d writes of both: a at version %d holds %q, b at version %d holds %q", applied, a.Version, a.Value, b.Version, b.Value)
+	}
+	t.Logf("%d writes applied, %d not applied (deadlocks reported by the server)", applied, notRun)
+}
+
+// Goroutines create the same two absent scopes at once, round after
+// round, at the server's isolation level and at READ COMMITTED (where a
+// row absent when locked can be inserted by another transaction before
+// the write): exactly one call creates them, and every other is refused
+// with the records it made, or comes back not applied.
+func TestManyConcurrentCreates(t *testing.T) {
+	const workers, rounds = 6, 20
+	for _, level := range []string{"default", "READ COMMITTED"} {
+		t.Run(level, func(t *testing.T) {
+			var s scoped.Store
+			if level == "default" {
+				s, _, _ = newStore(t)
+			} else {
+				s, _ = newStoreOn(t, readCommitted(t))
+			}
+			for r := range rounds {
+				x, y := fmt.Sprintf("x%d", r), fmt.Sprintf("y%d", r)
+				var (
+					mu     sync.Mutex
+					winner []scoped.Record
+					losers [][]scoped.Record
+					wg     sync.WaitGroup
+				)
+				for w := range workers {
+					wg.Go(func() {
+						changes := []scoped.Change{set(x, scoped.Revision{}, fmt.Sprint(w)), set(y, scoped.Revision{}, fmt.Sprint(w))}
+						if w%2 == 1 {
+							changes[0], changes[1] = changes[1], changes[0]
+						}
+						cur, ok, err := s.CompareAndSetMany(t.Context(), changes)
+						if errors.Is(err, scoped.ErrNotApplied) {
+							return
+						}
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if w%2 == 1 {
+							cur[0], cur[1] = cur[1], cur[0]
+						}
+						mu.Lock()
+						defer mu.Unlock()
+						if ok {
+							if winner != nil {
+								t.Errorf("round %d: two calls created the same scopes", r)
+							}
+							winner = cur
+						} else {
+							losers = append(losers, cur)
+						}
+					})
+				}
+				wg.Wait()
+				if winner == nil {
+					t.Fatalf("round %d: no call created the scopes", r)
+				}
+				for _, cur := range losers {
+					for i := range cur {
+						if cur[i].Revision() != winner[i].Revision() {
+							t.Fatalf("round %d: a refused call returned %+v, the scopes hold %+v", r, cur, winner)
+						}
+					}
+				}
+			}
+		})
+	}
+}
