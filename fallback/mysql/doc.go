@@ -54,6 +54,36 @@
 // on a pool connection prepares the statement there, one more round trip,
 // once. A page of List, and a Sweep, is one statement.
 //
+// # Several scopes at once
+//
+// CompareAndSetMany is one transaction, at the pool's isolation level
+// (InnoDB's default, REPEATABLE READ, or READ COMMITTED: a locking read
+// reads the latest committed row at either): SELECT ... FOR UPDATE of every
+// row in name order, whatever the order of the changes, so that two calls
+// over the same rows lock them in the same order and do not deadlock; an
+// expired row is locked but counts as none. If any revision, version or
+// writer, is not the one expected, ROLLBACK, and the current records
+// return. Otherwise one INSERT ... ON DUPLICATE KEY UPDATE writes every
+// scope set (a row that exists, live or expired, is locked and replaced; an
+// absent one is inserted), one DELETE removes every scope deleted, and
+// COMMIT. At READ COMMITTED an absent row's gap is not locked: another
+// transaction may insert the row before the write, which then counts one
+// row changed more than planned; that is a conflict: ROLLBACK, and a
+// SELECT of the current records. At REPEATABLE READ the gap is locked,
+// and two calls creating the same scope may deadlock instead (the server
+// rolls one back: not applied, and the engine tries again).
+//
+// A call that writes is 3 round trips (BEGIN, SELECT, COMMIT) and one per
+// kind of write it makes (sets, deletes): 4 or 5; a refused one is 3
+// (BEGIN, SELECT, ROLLBACK). A call that writes nothing (only checks, and
+// deletes of scopes expected to have no record) is one SELECT, which reads
+// every row from one snapshot, and no transaction. The statements, whose
+// text depends on the number of scopes, are prepared on first use for up
+// to 32 scopes, and sent unprepared over that (one more round trip each).
+// Every failure before COMMIT is sent is not applied: the transaction is
+// rolled back, by ROLLBACK, or by the server when the connection closes.
+// A COMMIT without a reply is an unknown outcome.
+//
 // Values are limited to the server's max_allowed_packet less 1 KiB (read
 // once per Store), and to WithMaxValueSize if set; a bigger value fails with
 // a *scoped.ValueTooLargeError before anything is sent.
@@ -110,7 +140,9 @@
 //     server or session (ER_OPTION_PREVENTS_STATEMENT,
 //     ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION, ER_READ_ONLY_MODE);
 //   - the write was refused, another writer having committed first, and
-//     the read of the current record that follows failed.
+//     the read of the current record that follows failed;
+//   - a CompareAndSetMany failed before its COMMIT was sent, and its
+//     transaction is rolled back (see above).
 //
 // Any other failure may follow a statement that reached the server, and
 // may have been performed or still be: a lost connection, a read timeout,
