@@ -24,6 +24,14 @@ type statements struct {
 	delete string // $1 name, $2 version, $3 writer, $4 now → applied, version, writer, value, expires_at
 	list   string // $1 from, $2 after, $3 to, $4 now → name
 	sweep  string // $1 now, $2 limit
+
+	// The statements of CompareAndSetMany, which runs them in a
+	// transaction of its own (see many.go).
+	lockMany   string // $1 names → name, version, writer, value, expires_at, FOR UPDATE in name order
+	readMany   string // $1 names → name, version, writer, value, expires_at
+	insertRow  string // $1 name, $2 writer, $3 value, $4 expires_at
+	replaceRow string // $1 name, $2 version, $3 writer, $4 value, $5 expires_at
+	deleteMany string // $1 names
 }
 
 // live is the condition of a row not expired at the time $n (milliseconds
@@ -45,6 +53,12 @@ func newStatements(table string) statements {
 		list: fmt.Sprintf("SELECT name FROM %s AS s WHERE name >= $1 AND name > $2 AND name < $3 AND %s ORDER BY name LIMIT %d",
 			table, live("s", "$4"), listPage),
 		sweep: sweepStatement(table),
+
+		lockMany:   fmt.Sprintf("SELECT name, version, writer, value, expires_at FROM %s WHERE name = ANY($1) ORDER BY name FOR UPDATE", table),
+		readMany:   fmt.Sprintf("SELECT name, version, writer, value, expires_at FROM %s WHERE name = ANY($1)", table),
+		insertRow:  fmt.Sprintf("INSERT INTO %s (name, version, writer, value, expires_at) VALUES ($1, 1, $2, $3, $4)", table),
+		replaceRow: fmt.Sprintf("UPDATE %s SET version = $2, writer = $3, value = $4, expires_at = $5 WHERE name = $1", table),
+		deleteMany: fmt.Sprintf("DELETE FROM %s WHERE name = ANY($1)", table),
 	}
 }
 

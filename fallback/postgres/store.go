@@ -207,9 +207,9 @@ func (s *Store) start(ctx context.Context, name, sql string) (*pgxpool.Conn, err
 }
 
 // acquire is start without the name: it acquires a connection and
-// prepares sql on it, and every error it returns matches
-// scoped.ErrNotApplied.
-func (s *Store) acquire(ctx context.Context, sql string) (*pgxpool.Conn, error) {
+// prepares every statement of sqls on it, and every error it returns
+// matches scoped.ErrNotApplied.
+func (s *Store) acquire(ctx context.Context, sqls ...string) (*pgxpool.Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, scoped.NotApplied(fmt.Errorf("scoped/postgres: %w", err))
 	}
@@ -217,18 +217,29 @@ func (s *Store) acquire(ctx context.Context, sql string) (*pgxpool.Conn, error) 
 	if err != nil {
 		return nil, scoped.NotApplied(fmt.Errorf("scoped/postgres: acquire a connection: %w", err))
 	}
-	if _, err := conn.Conn().Prepare(ctx, sql, sql); err != nil {
-		conn.Release()
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
-			return nil, scoped.NotApplied(fmt.Errorf("scoped/postgres: table %s does not exist (call CreateTable, or run Store.DDL): %w", s.table, err))
+	for _, sql := range sqls {
+		if err := s.prepare(ctx, conn, sql); err != nil {
+			conn.Release()
+			return nil, err
 		}
-		if errors.As(err, &pe) && pe.Code == "42703" { // undefined_column
-			return nil, scoped.NotApplied(fmt.Errorf("scoped/postgres: table %s lacks a column, made by an earlier version of this package (call CreateTable to add it): %w", s.table, err))
-		}
-		return nil, scoped.NotApplied(fmt.Errorf("scoped/postgres: prepare a statement: %w", err))
 	}
 	return conn, nil
+}
+
+// prepare prepares sql on conn, if it is not yet; every error it returns
+// matches scoped.ErrNotApplied.
+func (s *Store) prepare(ctx context.Context, conn *pgxpool.Conn, sql string) error {
+	if _, err := conn.Conn().Prepare(ctx, sql, sql); err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
+			return scoped.NotApplied(fmt.Errorf("scoped/postgres: table %s does not exist (call CreateTable, or run Store.DDL): %w", s.table, err))
+		}
+		if errors.As(err, &pe) && pe.Code == "42703" { // undefined_column
+			return scoped.NotApplied(fmt.Errorf("scoped/postgres: table %s lacks a column, made by an earlier version of this package (call CreateTable to add it): %w", s.table, err))
+		}
+		return scoped.NotApplied(fmt.Errorf("scoped/postgres: prepare a statement: %w", err))
+	}
+	return nil
 }
 
 // create inserts the first record of a scope, or replaces its expired one,
