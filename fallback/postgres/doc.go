@@ -138,6 +138,34 @@
 // serialization_failure instead, which is not applied: the engine tries
 // again.
 //
+// # Several scopes at once
+//
+// CompareAndSetMany is one transaction, at the session's isolation level,
+// in two round trips. The first pipelines BEGIN and a SELECT ... WHERE
+// name = ANY($1) ORDER BY name FOR UPDATE: the rows are locked in name
+// order, whatever the order of the changes, so that two calls over the
+// same rows lock them in the same order and do not deadlock (a deadlock the
+// server still reports, deadlock_detected, rolls the transaction back: not
+// applied). The locking read returns each row's latest committed version
+// under READ COMMITTED; under REPEATABLE READ or SERIALIZABLE a row changed
+// since the snapshot fails it with serialization_failure (not applied). An
+// expired row is locked but counts as none. If any revision, version or
+// writer, is not the one expected, ROLLBACK, and the current records
+// return. Otherwise the second round trip pipelines an UPDATE of every
+// scope set whose row exists (live or expired, and locked), an INSERT of
+// every other, one DELETE of the scopes deleted, and COMMIT. A row absent
+// when locked may be inserted by another transaction before the INSERT:
+// the INSERT fails with unique_violation, which aborts the transaction
+// (COMMIT, after an error, commits nothing); that is a conflict: ROLLBACK
+// and a SELECT of the current records, pipelined, one more round trip. A
+// refused call is two round trips (the first, and ROLLBACK), and a call
+// that writes nothing (only checks, and deletes of scopes expected to have
+// no record) is one SELECT, which reads every row from one snapshot, and no
+// transaction. Every server ERROR before COMMIT succeeded, and every
+// failure of the first round trip, is not applied; a failure of the
+// connection during the second round trip may follow a COMMIT, and is an
+// unknown outcome.
+//
 // # Values
 //
 // Values are bytea, sent and read in binary. The largest value is 1 GiB
