@@ -1,7 +1,8 @@
 // Package mysql is the MySQL and MariaDB backend of scoped: every scope that
 // has a record is one row of a table, read by one prepared SELECT and
 // written by one prepared INSERT (a scope's first write), UPDATE or DELETE,
-// so that a load, or a write that succeeds, is one round trip. The store
+// so that a load, or a write that succeeds, is one round trip; a write of
+// several scopes at once (CompareAndSetMany) is one transaction. The store
 // also lists scopes by name prefix (List) and removes expired records
 // (Sweep).
 //

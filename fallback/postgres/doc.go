@@ -1,8 +1,9 @@
 // Package postgres is the PostgreSQL backend of scoped: every scope that has
 // a record is one row of a table, read by one SELECT and written by one
 // statement that either applies the write or answers the current record, so
-// that every call, refused writes included, is one round trip. The store
-// also lists scopes by name prefix (List) and removes expired records
+// that every call, refused writes included, is one round trip, but
+// CompareAndSetMany, a transaction of two (see Several scopes at once). The
+// store also lists scopes by name prefix (List) and removes expired records
 // (Sweep).
 //
 // The caller opens and owns the pool (github.com/jackc/pgx/v5/pgxpool), and
@@ -197,7 +198,10 @@
 //     statement's implicit transaction: serialization_failure,
 //     deadlock_detected, lock_not_available (lock_timeout), query_canceled
 //     (statement_timeout), read_only_sql_transaction (a read-only session,
-//     a standby), and any other.
+//     a standby), and any other;
+//   - a CompareAndSetMany failed in its first round trip, or the server
+//     answered an ERROR before its COMMIT succeeded: its transaction is
+//     rolled back.
 //
 // Any other failure may follow a statement that reached the server, and
 // may have been performed, or still be: a connection lost after the
