@@ -90,6 +90,7 @@ func (s *Store) many(ctx context.Context, conn *pgxpool.Conn, changes []scoped.C
 	lock.Queue(s.sql.lockMany, names)
 	cur, err := s.batchRows(ctx, conn, lock)
 	if err != nil {
+		rollbackAborted(ctx, conn)
 		return nil, false, scoped.NotApplied(fmt.Errorf("scoped/postgres: lock the rows: %w", err))
 	}
 	if out, ok := compare(changes, cur); !ok {
@@ -130,6 +131,7 @@ func (s *Store) many(ctx context.Context, conn *pgxpool.Conn, changes []scoped.C
 		// A server error aborts the transaction, which then never
 		// commits: classify marks it as not applied. Any other failure
 		// may have left COMMIT running.
+		rollbackAborted(ctx, conn)
 		return nil, false, classify(fmt.Errorf("scoped/postgres: write the rows: %w", err))
 	}
 	out := make([]scoped.Record, len(changes))
@@ -161,6 +163,15 @@ func (s *Store) batchRows(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch)
 		err = closeErr
 	}
 	return cur, err
+}
+
+// rollbackAborted ends the transaction of conn if a server error aborted
+// it, so that the pool keeps the connection (it closes one left in a
+// transaction). A failure leaves it to the pool to close.
+func rollbackAborted(ctx context.Context, conn *pgxpool.Conn) {
+	if conn.Conn().PgConn().TxStatus() == 'E' {
+		conn.Exec(ctx, "ROLLBACK")
+	}
 }
 
 // execAll reads the results of the n statements of br, and closes it. It
