@@ -57,22 +57,24 @@
 //
 // # Several scopes at once
 //
-// CompareAndSetMany is one transaction, at the pool's isolation level
-// (InnoDB's default, REPEATABLE READ, or READ COMMITTED: a locking read
-// reads the latest committed row at either): SELECT ... FOR UPDATE of every
-// row in name order, whatever the order of the changes, so that two calls
-// over the same rows lock them in the same order and do not deadlock; an
-// expired row is locked but counts as none. If any revision, version or
+// CompareAndSetMany is one transaction at REPEATABLE READ: SELECT ... FOR
+// UPDATE of every row in name order, whatever the order of the changes, so
+// that two calls over the same rows lock them in the same order; an
+// expired row is locked but counts as none. A locking read reads the
+// latest committed row, and at REPEATABLE READ it also locks the gap where
+// an absent row would be, so that no other transaction creates it until
+// this one ends: at READ COMMITTED it would lock nothing there, and two
+// calls, each checking that a scope has no record and creating the other,
+// could both succeed. The store reads the level of the pool's sessions
+// once; if it is not REPEATABLE READ or SERIALIZABLE, each transaction
+// sets REPEATABLE READ, one more round trip. If any revision, version or
 // writer, is not the one expected, ROLLBACK, and the current records
 // return. Otherwise one INSERT ... ON DUPLICATE KEY UPDATE writes every
-// scope set (a row that exists, live or expired, is locked and replaced; an
-// absent one is inserted), one DELETE removes every scope deleted, and
-// COMMIT. At READ COMMITTED an absent row's gap is not locked: another
-// transaction may insert the row before the write, which then counts one
-// row changed more than planned; that is a conflict: ROLLBACK, and a
-// SELECT of the current records. At REPEATABLE READ the gap is locked,
-// and two calls creating the same scope may deadlock instead (the server
-// rolls one back: not applied, and the engine tries again).
+// scope set (a row that exists, live or expired, is replaced; an absent
+// one is inserted), one DELETE removes every scope deleted, and COMMIT.
+// Two calls creating the same scope both lock its gap, and then deadlock
+// on their INSERTs: the server rolls one back (not applied, and the engine
+// tries again), and the other goes on.
 //
 // A call that writes is 3 round trips (BEGIN, SELECT, COMMIT) and one per
 // kind of write it makes (sets, deletes): 4 or 5; a refused one is 3

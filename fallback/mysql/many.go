@@ -18,8 +18,9 @@ import (
 // read and write them.
 const columns = "`name`, `version`, `writer`, `value`, `expires_at`"
 
-// CompareAndSetMany implements scoped.Store with one transaction: a
-// SELECT ... FOR UPDATE of every row, in name order; then, if every
+// CompareAndSetMany implements scoped.Store with one transaction at
+// REPEATABLE READ: a SELECT ... FOR UPDATE of every row, in name order,
+// which also locks the gaps of the rows absent; then, if every
 // revision is the one expected, one INSERT ... ON DUPLICATE KEY UPDATE of
 // the rows set and one DELETE of the rows deleted, each only if there are
 // any, and COMMIT. A call that only checks (no ActionSet, and every
@@ -94,14 +95,12 @@ func (st *statements) many(ctx context.Context, changes []scoped.Change) ([]scop
 	for i, name := range p.names {
 		names[i] = name
 	}
-	// Every statement is prepared before the transaction takes a
-	// connection of the pool: preparing takes one of its own.
-	read, err := st.sized(ctx, st.selectQuery(len(names), ""), len(names))
-	if err != nil {
-		return nil, false, scoped.NotApplied(fmt.Errorf("scoped/mysql: prepare: %w", err))
-	}
 	if len(p.sets) == 0 && len(p.deletes) == 0 {
 		// Nothing to write: one SELECT reads every row from one snapshot.
+		read, err := st.sized(ctx, st.selectQuery(len(names), ""), len(names))
+		if err != nil {
+			return nil, false, scoped.NotApplied(fmt.Errorf("scoped/mysql: prepare: %w", err))
+		}
 		rows, err := st.current(ctx, read, names)
 		if err != nil {
 			return nil, false, scoped.NotApplied(err)
@@ -109,6 +108,8 @@ func (st *statements) many(ctx context.Context, changes []scoped.Change) ([]scop
 		out, ok := compare(changes, rows)
 		return out, ok, nil
 	}
+	// Every statement is prepared before the transaction takes a
+	// connection of the pool: preparing takes one of its own.
 	lock, err := st.sized(ctx, st.selectQuery(len(names), " FOR UPDATE"), len(names))
 	if err != nil {
 		return nil, false, scoped.NotApplied(fmt.Errorf("scoped/mysql: prepare: %w", err))
@@ -128,7 +129,7 @@ func (st *statements) many(ctx context.Context, changes []scoped.Change) ([]scop
 	// Nothing is committed before COMMIT: until it is sent, every failure
 	// leaves the transaction to be rolled back, by ROLLBACK or by the
 	// server when the connection closes.
-	tx, err := st.db.BeginTx(ctx, nil)
+	tx, err := st.db.BeginTx(ctx, &sql.TxOptions{Isolation: st.manyLevel})
 	if err != nil {
 		// The transaction wrote nothing, and no COMMIT will follow.
 		return nil, false, scoped.NotApplied(fmt.Errorf("scoped/mysql: begin: %w", err))
@@ -150,7 +151,7 @@ func (st *statements) many(ctx context.Context, changes []scoped.Change) ([]scop
 	}
 	if len(p.sets) > 0 {
 		args := make([]any, 0, 5*len(p.sets))
-		var want int64 // 1 per row inserted, 2 per row updated
+		var want int64 // 1 per row inserted, 2 per row replaced
 		for _, c := range p.sets {
 			args = append(args, c.Name, c.Expected.Version+1, c.Write.Writer[:], c.Write.Value, expiryParam(c.Write.ExpiresAt))
 			want += 1
@@ -159,22 +160,14 @@ func (st *statements) many(ctx context.Context, changes []scoped.Change) ([]scop
 			}
 		}
 		res, err := upsert.execTx(ctx, tx, args...)
+		if err == nil && !affected(res, want) {
+			// The rows present are locked, and so are the gaps of those
+			// absent (REPEATABLE READ): no other transaction can have
+			// inserted or removed one since.
+			err = fmt.Errorf("changed other than the %d rows planned", want)
+		}
 		if err != nil {
 			return nil, false, abort(tx, fmt.Errorf("scoped/mysql: write the rows: %w", err))
-		}
-		if n, err := res.RowsAffected(); err != nil || n != want {
-			// A row absent when locked was inserted by another
-			// transaction meanwhile, and updated by this one (a gap that
-			// FOR UPDATE did not lock, at READ COMMITTED): a conflict.
-			if err := rollback(tx); err != nil {
-				return nil, false, fmt.Errorf("scoped/mysql: roll back a compare-and-set-many that met a concurrent create: %w", err)
-			}
-			now, err := st.current(ctx, read, names)
-			if err != nil {
-				return nil, false, scoped.NotApplied(fmt.Errorf("scoped/mysql: read after a refused compare-and-set-many: %w", err))
-			}
-			out, _ := compare(changes, now)
-			return out, false, nil
 		}
 	}
 	if len(p.deletes) > 0 {

@@ -176,3 +176,49 @@ func TestManyConcurrentCreates(t *testing.T) {
 		})
 	}
 }
+
+// Two calls, at once, each checking that one scope has no record and
+// creating the other, crosswise: both may not succeed, or the scopes would
+// end in a state that no order of the two gives (write skew). Locking the
+// rows that exist is not enough: each call must keep the other from
+// creating the row it found absent until it commits.
+func TestManyWriteSkew(t *testing.T) {
+	const rounds = 40
+	for _, level := range []string{"default", "READ COMMITTED"} {
+		t.Run(level, func(t *testing.T) {
+			var s scoped.Store
+			if level == "default" {
+				s, _, _ = newStore(t)
+			} else {
+				s, _ = newStoreOn(t, readCommitted(t))
+			}
+			both := 0
+			for r := range rounds {
+				a, b := fmt.Sprintf("a%d", r), fmt.Sprintf("b%d", r)
+				var (
+					wg    sync.WaitGroup
+					start = make(chan struct{})
+					oks   [2]bool
+				)
+				for i, pair := range [][2]string{{a, b}, {b, a}} {
+					wg.Go(func() {
+						<-start
+						_, ok, err := s.CompareAndSetMany(t.Context(), []scoped.Change{{Name: pair[0]}, set(pair[1], scoped.Revision{}, "x")})
+						if err != nil && !errors.Is(err, scoped.ErrNotApplied) {
+							t.Error(err)
+						}
+						oks[i] = ok
+					})
+				}
+				close(start)
+				wg.Wait()
+				if oks[0] && oks[1] {
+					both++
+				}
+			}
+			if both > 0 {
+				t.Fatalf("in %d rounds of %d, both calls succeeded", both, rounds)
+			}
+		})
+	}
+}

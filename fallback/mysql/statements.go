@@ -41,6 +41,7 @@ type statements struct {
 	table                                     string           // quoted, for messages
 	now                                       func() time.Time // the store's clock
 	db                                        *sql.DB
+	manyLevel                                 sql.IsolationLevel // of CompareAndSetMany's transactions
 
 	// sized are the statements of CompareAndSetMany, whose text depends on
 	// the number of scopes, prepared on first use; see sized.
@@ -110,7 +111,11 @@ func (s *Store) prepare(ctx context.Context) (*statements, error) {
 	if !autocommit {
 		return nil, errors.New("scoped/mysql: the pool's sessions have autocommit off: every statement of the store must commit on its own")
 	}
-	st := &statements{valueLimit: maxPacket - packetOverhead, table: s.table, now: s.now, db: s.db, bySize: map[string]*sql.Stmt{}}
+	level, err := s.manyIsolation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := &statements{valueLimit: maxPacket - packetOverhead, table: s.table, now: s.now, db: s.db, manyLevel: level, bySize: map[string]*sql.Stmt{}}
 	queries := []struct {
 		stmt  **sql.Stmt
 		query string
@@ -148,6 +153,38 @@ func (s *Store) prepare(ctx context.Context) (*statements, error) {
 		*q.stmt = stmt
 	}
 	return st, nil
+}
+
+// manyIsolation reads the isolation level of the pool's sessions and
+// returns the level of CompareAndSetMany's transactions: the sessions' own
+// (sql.LevelDefault, nothing to set) if it is REPEATABLE READ or
+// SERIALIZABLE, and REPEATABLE READ otherwise. At those levels, InnoDB's
+// SELECT ... FOR UPDATE of a row that does not exist locks the gap where
+// it would be, and no other transaction can insert it until this one
+// ends; at READ COMMITTED it locks nothing, and two calls could each rely
+// on the absence of a row that the other creates. The variable is
+// transaction_isolation on MySQL 8 and MariaDB 11.1, tx_isolation on
+// earlier MariaDB.
+func (s *Store) manyIsolation(ctx context.Context) (sql.IsolationLevel, error) {
+	rows, err := s.db.QueryContext(ctx, "SHOW VARIABLES WHERE `Variable_name` IN ('transaction_isolation', 'tx_isolation')")
+	if err != nil {
+		return 0, fmt.Errorf("scoped/mysql: read the sessions' isolation level: %w", err)
+	}
+	defer rows.Close()
+	level := ""
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name, &level); err != nil {
+			return 0, fmt.Errorf("scoped/mysql: read the sessions' isolation level: %w", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("scoped/mysql: read the sessions' isolation level: %w", err)
+	}
+	if level == "REPEATABLE-READ" || level == "SERIALIZABLE" {
+		return sql.LevelDefault, nil
+	}
+	return sql.LevelRepeatableRead, nil
 }
 
 // close closes the statements that were prepared.

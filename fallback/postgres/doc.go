@@ -142,12 +142,18 @@
 // # Several scopes at once
 //
 // CompareAndSetMany is one transaction, at the session's isolation level,
-// in two round trips. The first pipelines BEGIN and a SELECT ... WHERE
-// name = ANY($1) ORDER BY name FOR UPDATE: the rows are locked in name
-// order, whatever the order of the changes, so that two calls over the
-// same rows lock them in the same order and do not deadlock (a deadlock the
-// server still reports, deadlock_detected, rolls the transaction back: not
-// applied). The locking read returns each row's latest committed version
+// in two round trips. The first pipelines BEGIN, a transaction-level
+// advisory lock (pg_advisory_xact_lock) on the hash of every name, in the
+// order of the hashes, and a SELECT ... WHERE name = ANY($1) ORDER BY name
+// FOR UPDATE. FOR UPDATE locks only the rows that exist: the advisory
+// locks keep two calls over a common scope from running at once, so that
+// two calls, each checking that a scope has no record and creating the
+// other, cannot both succeed. They take the bigint key space of advisory
+// locks (the hash of the name, seeded with the table's): a program that
+// takes advisory locks of its own on the same database may, rarely, wait
+// for one of these. Calls taking their locks in one order, and rows in
+// name order, never deadlock each other (a deadlock the server still
+// reports, deadlock_detected, rolls the transaction back: not applied). The locking read returns each row's latest committed version
 // under READ COMMITTED; under REPEATABLE READ or SERIALIZABLE a row changed
 // since the snapshot fails it with serialization_failure (not applied). An
 // expired row is locked but counts as none. If any revision, version or
@@ -155,7 +161,8 @@
 // return. Otherwise the second round trip pipelines an UPDATE of every
 // scope set whose row exists (live or expired, and locked), an INSERT of
 // every other, one DELETE of the scopes deleted, and COMMIT. A row absent
-// when locked may be inserted by another transaction before the INSERT:
+// when locked may be inserted before the INSERT by a CompareAndSet, which
+// takes no advisory lock (it touches one row, and needs none):
 // the INSERT fails with unique_violation, which aborts the transaction
 // (COMMIT, after an error, commits nothing); that is a conflict: ROLLBACK
 // and a SELECT of the current records, pipelined, one more round trip. A

@@ -20,8 +20,8 @@ import (
 const uniqueViolation = "23505"
 
 // CompareAndSetMany implements scoped.Store with one transaction in two
-// round trips: BEGIN and a SELECT ... FOR UPDATE of every row in name
-// order, pipelined; then, if every revision is the one expected, an UPDATE
+// round trips: BEGIN, an advisory lock on every name and a SELECT ... FOR
+// UPDATE of every row in name order, pipelined; then, if every revision is the one expected, an UPDATE
 // or INSERT of each scope set, a DELETE of the scopes deleted and COMMIT,
 // pipelined (or ROLLBACK if a revision is off). A call that only checks (no
 // ActionSet, and every ActionDelete expecting no record) is one SELECT and
@@ -62,7 +62,7 @@ func (s *Store) CompareAndSetMany(ctx context.Context, changes []scoped.Change) 
 		out, ok := compare(changes, cur)
 		return out, ok, nil
 	}
-	conn, err := s.acquire(ctx, s.sql.lockMany, s.sql.readMany, s.sql.insertRow, s.sql.replaceRow, s.sql.deleteMany)
+	conn, err := s.acquire(ctx, s.sql.lockNames, s.sql.lockMany, s.sql.readMany, s.sql.insertRow, s.sql.replaceRow, s.sql.deleteMany)
 	if err != nil {
 		return nil, false, err
 	}
@@ -87,6 +87,7 @@ func (s *Store) many(ctx context.Context, conn *pgxpool.Conn, changes []scoped.C
 	// that all succeeded: a failure before it is not applied.
 	lock := &pgx.Batch{}
 	lock.Queue("BEGIN")
+	lock.Queue(s.sql.lockNames, names, s.lockSeed)
 	lock.Queue(s.sql.lockMany, names)
 	cur, err := s.batchRows(ctx, conn, lock)
 	if err != nil {
@@ -146,12 +147,17 @@ func (s *Store) many(ctx context.Context, conn *pgxpool.Conn, changes []scoped.C
 	return out, true, nil
 }
 
-// batchRows runs b, a statement and then the SELECT of lockMany or
+// batchRows runs b, statements and then the SELECT of lockMany or
 // readMany, and returns the rows.
 func (s *Store) batchRows(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch) (map[string]row, error) {
 	now := s.nowMilli()
 	br := conn.SendBatch(ctx, b)
-	_, err := br.Exec()
+	var err error
+	for range b.Len() - 1 {
+		if _, err = br.Exec(); err != nil {
+			break
+		}
+	}
 	var cur map[string]row
 	if err == nil {
 		var rows pgx.Rows

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"strings"
 	"time"
@@ -38,6 +39,7 @@ type Store struct {
 	valueLimit int // the largest value written, in bytes
 	now        func() time.Time
 	tableName  string // the table's name, unquoted, without its schema
+	lockSeed   int64  // the seed of the hashes of names that CompareAndSetMany locks
 }
 
 var (
@@ -100,7 +102,9 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 		limit = n // pgx refuses to read a bigger reply, such as a Load of the value
 	}
 	limit -= messageOverhead
-	s := &Store{pool: pool, table: table, sql: newStatements(table), valueLimit: limit, now: c.now, tableName: c.table}
+	seed := fnv.New64a()
+	seed.Write([]byte(table))
+	s := &Store{pool: pool, table: table, sql: newStatements(table), valueLimit: limit, now: c.now, tableName: c.table, lockSeed: int64(seed.Sum64())}
 	if _, name, ok := strings.Cut(c.table, "."); ok {
 		s.tableName = name
 	}
