@@ -14,8 +14,8 @@ import (
 )
 
 // readCommitted returns a pool on the test server whose sessions run at
-// READ COMMITTED, where SELECT ... FOR UPDATE locks no gap: a row absent
-// when locked may be inserted by another transaction before the write.
+// READ COMMITTED, where SELECT ... FOR UPDATE locks no gap: the store must
+// set REPEATABLE READ on its transactions.
 func readCommitted(t *testing.T) *sql.DB {
 	t.Helper()
 	probe := testenv.MySQL(t)
@@ -110,9 +110,8 @@ func TestManyOppositeOrders(t *testing.T) {
 }
 
 // Goroutines create the same two absent scopes at once, round after
-// round, at the server's isolation level and at READ COMMITTED (where a
-// row absent when locked can be inserted by another transaction before
-// the write): exactly one call creates them, and every other is refused
+// round, on a pool at the server's isolation level and on one at READ
+// COMMITTED: exactly one call creates them, and every other is refused
 // with the records it made, or comes back not applied.
 func TestManyConcurrentCreates(t *testing.T) {
 	const workers, rounds = 6, 20
@@ -220,5 +219,48 @@ func TestManyWriteSkew(t *testing.T) {
 				t.Fatalf("in %d rounds of %d, both calls succeeded", both, rounds)
 			}
 		})
+	}
+}
+
+// A CompareAndSetMany creating two scopes races a CompareAndSet creating
+// one of them, round after round: exactly one of the two succeeds (or
+// neither, not applied, and then nothing is written), and a refused
+// CompareAndSetMany returns the record that the CompareAndSet made.
+func TestManyRacesCompareAndSet(t *testing.T) {
+	const rounds = 40
+	s, _, _ := newStore(t)
+	for r := range rounds {
+		x, y := fmt.Sprintf("x%d", r), fmt.Sprintf("y%d", r)
+		var (
+			wg            sync.WaitGroup
+			start         = make(chan struct{})
+			manyCur       []scoped.Record
+			manyOK, oneOK bool
+			manyErr       error
+			one           scoped.Record
+		)
+		wg.Go(func() {
+			<-start
+			manyCur, manyOK, manyErr = s.CompareAndSetMany(t.Context(), []scoped.Change{set(x, scoped.Revision{}, "many"), set(y, scoped.Revision{}, "many")})
+		})
+		wg.Go(func() {
+			<-start
+			var err error
+			one, oneOK, err = s.CompareAndSet(t.Context(), x, scoped.Revision{}, scoped.Write{Value: []byte("one"), Writer: scoped.NewToken()})
+			if err != nil && !errors.Is(err, scoped.ErrNotApplied) {
+				t.Error(err)
+			}
+		})
+		close(start)
+		wg.Wait()
+		if manyErr != nil && !errors.Is(manyErr, scoped.ErrNotApplied) {
+			t.Fatal(manyErr)
+		}
+		if manyOK && oneOK {
+			t.Fatalf("round %d: both created %s", r, x)
+		}
+		if oneOK && manyErr == nil && (manyCur[0].Revision() != one.Revision() || manyCur[1].Exists()) {
+			t.Fatalf("round %d: the refused CompareAndSetMany returned %+v; want %+v and no record", r, manyCur, one)
+		}
 	}
 }

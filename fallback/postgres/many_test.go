@@ -261,3 +261,46 @@ func TestManyWriteSkew(t *testing.T) {
 		})
 	}
 }
+
+// A CompareAndSetMany creating two scopes races a CompareAndSet creating
+// one of them, round after round: exactly one of the two succeeds (or
+// neither, not applied, and then nothing is written), and a refused
+// CompareAndSetMany returns the record that the CompareAndSet made.
+func TestManyRacesCompareAndSet(t *testing.T) {
+	const rounds = 40
+	s, _, _ := newStore(t)
+	for r := range rounds {
+		x, y := fmt.Sprintf("x%d", r), fmt.Sprintf("y%d", r)
+		var (
+			wg            sync.WaitGroup
+			start         = make(chan struct{})
+			manyCur       []scoped.Record
+			manyOK, oneOK bool
+			manyErr       error
+			one           scoped.Record
+		)
+		wg.Go(func() {
+			<-start
+			manyCur, manyOK, manyErr = s.CompareAndSetMany(t.Context(), []scoped.Change{set(x, scoped.Revision{}, "many"), set(y, scoped.Revision{}, "many")})
+		})
+		wg.Go(func() {
+			<-start
+			var err error
+			one, oneOK, err = s.CompareAndSet(t.Context(), x, scoped.Revision{}, scoped.Write{Value: []byte("one"), Writer: scoped.NewToken()})
+			if err != nil && !errors.Is(err, scoped.ErrNotApplied) {
+				t.Error(err)
+			}
+		})
+		close(start)
+		wg.Wait()
+		if manyErr != nil && !errors.Is(manyErr, scoped.ErrNotApplied) {
+			t.Fatal(manyErr)
+		}
+		if manyOK && oneOK {
+			t.Fatalf("round %d: both created %s", r, x)
+		}
+		if oneOK && manyErr == nil && (manyCur[0].Revision() != one.Revision() || manyCur[1].Exists()) {
+			t.Fatalf("round %d: the refused CompareAndSetMany returned %+v; want %+v and no record", r, manyCur, one)
+		}
+	}
+}
