@@ -148,7 +148,7 @@ func Verify(h History, timeout time.Duration, dir string) error {
 	if verr := porcupine.VisualizePath(model, info, path); verr != nil {
 		return fmt.Errorf("%w (%d calls); its visualization: %v", err, len(h), verr)
 	}
-	return fmt.Errorf("%w (%d calls); see %s (kept by go test -artifacts)", err, len(h), path)
+	return fmt.Errorf("%w (%d calls); see %s", err, len(h), path)
 }
 
 // Assert fails t unless h is linearizable, naming the file of its
@@ -170,7 +170,7 @@ func Assert(t testing.TB, h History, failed int) bool {
 		return false
 	}
 	if err := Verify(h, checkTimeout, t.ArtifactDir()); err != nil {
-		t.Error(err)
+		t.Errorf("%v (kept by go test -artifacts)", err)
 		return false
 	}
 	return true
