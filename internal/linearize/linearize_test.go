@@ -16,18 +16,10 @@ import (
 	"github.com/scoped-go/scoped/internal/memstore"
 )
 
-// engines returns n engines on store.
-func engines(n int, store scoped.Store) []*scoped.Engine {
-	es := make([]*scoped.Engine, n)
-	for i := range es {
-		es[i] = scoped.New(store)
-	}
-	return es
-}
-
 // Three engines on one memstore: the history is linearizable.
 func TestLinearizableMemstore(t *testing.T) {
-	linearize.Check(t, engines(3, memstore.New()), linearize.DefaultWorkload(1))
+	s := memstore.New()
+	linearize.Check(t, linearize.Engines(t, s, s, s), linearize.DefaultWorkload(1))
 }
 
 // Three engines on one memstore whose calls sometimes lose their replies,
@@ -46,7 +38,7 @@ func TestLinearizableLostReplies(t *testing.T) {
 		return nil
 	}
 	s.Before, s.After = lose, lose
-	linearize.Check(t, engines(3, s), linearize.DefaultWorkload(2))
+	linearize.Check(t, linearize.Engines(t, s, s, s), linearize.DefaultWorkload(2))
 }
 
 // staleStore serves, one Load in four, the first record it loaded of the
@@ -107,7 +99,7 @@ func TestPlantedViolations(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := linearize.NewRecorder(linearize.MonotonicClock())
-			linearize.Record(t.Context(), r, engines(3, tt.store), linearize.DefaultWorkload(3), 0)
+			linearize.Record(t.Context(), r, linearize.Engines(t, tt.store, tt.store, tt.store), linearize.DefaultWorkload(3), 0)
 			h, failed := r.History()
 			if failed > 0 {
 				t.Errorf("%d calls failed", failed)

@@ -175,3 +175,20 @@ func Assert(t testing.TB, h History, failed int) bool {
 	}
 	return true
 }
+
+// Engines returns an engine on each of stores (the same store several
+// times, or stores sharing one backend), closed at t's cleanup.
+func Engines(t testing.TB, stores ...scoped.Store) []*scoped.Engine {
+	t.Helper()
+	es := make([]*scoped.Engine, len(stores))
+	for i, s := range stores {
+		e := scoped.New(s)
+		t.Cleanup(func() {
+			if err := e.Close(context.Background()); err != nil {
+				t.Errorf("closing engine %d: %v", i, err)
+			}
+		})
+		es[i] = e
+	}
+	return es
+}
