@@ -1,8 +1,10 @@
 package linearize
 
 import (
+	"cmp"
 	"errors"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -50,6 +52,29 @@ func (h History) Operations() []porcupine.Operation {
 		ops[i] = porcupine.Operation{ClientId: op.Client, Input: op.Input, Call: op.Call, Output: op.Output, Return: ret}
 	}
 	return ops
+}
+
+// Concurrency returns the most calls of h in flight at one time: 1 for a
+// history whose calls never overlapped, which checks little.
+func (h History) Concurrency() int {
+	type event struct {
+		at    int64
+		delta int
+	}
+	events := make([]event, 0, 2*len(h))
+	for _, op := range h {
+		events = append(events, event{op.Call, 1}, event{op.Return, -1})
+	}
+	// Intervals are closed: at equal times, calls come before returns.
+	slices.SortFunc(events, func(a, b event) int {
+		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(b.delta, a.delta))
+	})
+	most, n := 0, 0
+	for _, e := range events {
+		n += e.delta
+		most = max(most, n)
+	}
+	return most
 }
 
 // Recorder logs the calls of concurrent workers. It is safe for concurrent

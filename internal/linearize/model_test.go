@@ -131,3 +131,20 @@ func TestRecorder(t *testing.T) {
 		t.Errorf("pending call returns at %d; want 4, after every other time", ops[1].Return)
 	}
 }
+
+func TestConcurrency(t *testing.T) {
+	tests := []struct {
+		history History
+		want    int
+	}{
+		{nil, 0},
+		{History{op(Read, 0, absent, 0, 1), op(Read, 0, absent, 2, 3)}, 1},
+		{History{op(Read, 0, absent, 0, 1), op(Read, 0, absent, 1, 2)}, 2}, // closed intervals
+		{History{op(Increment, 0, unknown, 0, Pending), op(Read, 0, absent, 5, 6), op(Read, 0, absent, 7, 8)}, 2},
+	}
+	for i, tt := range tests {
+		if got := tt.history.Concurrency(); got != tt.want {
+			t.Errorf("history %d: Concurrency = %d; want %d", i, got, tt.want)
+		}
+	}
+}

@@ -164,7 +164,7 @@ func Assert(t testing.TB, h History, failed int) bool {
 			unknown++
 		}
 	}
-	t.Logf("%d calls: %d answered, %d unknown, %d failed", len(h)+failed, len(h)-unknown, unknown, failed)
+	t.Logf("%d calls: %d answered, %d unknown, %d failed; up to %d in flight at once", len(h)+failed, len(h)-unknown, unknown, failed, h.Concurrency())
 	if failed > len(h) {
 		t.Errorf("%d of %d calls failed", failed, len(h)+failed)
 		return false
