@@ -7,7 +7,11 @@
 // porcupine (github.com/anishathalye/porcupine) searches for an order of
 // the calls that a single integer per scope would explain.
 //
-//	linearize.Check(t, []*scoped.Engine{e1, e2, e3}, linearize.DefaultWorkload(seed))
+//	linearize.Check(t, linearize.Engines(t, store, store, store), linearize.DefaultWorkload(seed))
+//
+// CheckProcesses does the same with child processes, each running the test
+// binary; Verify checks a history without failing a test, as a test of a
+// planted bug needs.
 //
 // The model holds one scope: an integer, or nothing. Histories are
 // partitioned per scope (Model.Partition), which keeps them small enough to

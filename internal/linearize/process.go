@@ -23,15 +23,15 @@ const (
 )
 
 // Place returns where a test's processes keep their scopes (a directory, a
-// key prefix, a table): in the test, the result of make, which may register
-// its cleanup; in a child process of CheckProcesses, the parent's, without
-// calling make.
-func Place(t testing.TB, make func() string) string {
+// key prefix, a table): in the test, the result of newPlace, which may
+// register its cleanup; in a child process of CheckProcesses, the parent's,
+// without calling newPlace.
+func Place(t testing.TB, newPlace func() string) string {
 	t.Helper()
 	if place, ok := os.LookupEnv(childPlaceEnv); ok {
 		return place
 	}
-	return make()
+	return newPlace()
 }
 
 // result is what a child writes: its history and how many calls failed.

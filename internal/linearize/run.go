@@ -19,11 +19,11 @@ import (
 type Workload struct {
 	Scopes  int    // scopes called, named ScopeName(0), ScopeName(1), ...
 	Workers int    // concurrent workers, spread over the engines in turn
-	Ops     int    // calls per scope, in all, shared by the workers
+	Ops     int    // calls per scope on average: Scopes*Ops in all, each on a scope drawn at random
 	Seed    uint64 // seed of the workers' random choices
 }
 
-// DefaultWorkload is a workload that checks in about a second: 3 scopes,
+// DefaultWorkload returns a workload that checks in about a second: 3 scopes,
 // 8 workers, 300 calls per scope.
 func DefaultWorkload(seed uint64) Workload {
 	return Workload{Scopes: 3, Workers: 8, Ops: 300, Seed: seed}
