@@ -43,12 +43,12 @@ func TestLinearizableRedis(t *testing.T) {
 	linearize.Check(t, linearizeEngines(t, c, linearizePrefix(t, c)), linearize.DefaultWorkload(12))
 }
 
-// Three processes, each with its engines, on the real Redis: the merged
+// Three processes, each with three engines and a worker on each, on the real Redis: the merged
 // history is linearizable.
 func TestLinearizableRedisProcesses(t *testing.T) {
 	c := testenv.Redis(t)
 	prefix := linearize.Place(t, func() string { return linearizePrefix(t, c) })
-	linearize.CheckProcesses(t, 3, linearize.DefaultWorkload(13), prefix, func(prefix string) []*scoped.Engine {
+	linearize.CheckProcesses(t, 3, linearize.ProcessWorkload(13), prefix, func(prefix string) []*scoped.Engine {
 		return linearizeEngines(t, c, prefix)
 	})
 }

@@ -15,11 +15,11 @@ func TestLinearizable(t *testing.T) {
 	linearize.Check(t, linearize.Engines(t, open(t, dir), open(t, dir), open(t, dir)), linearize.DefaultWorkload(21))
 }
 
-// Three processes, each with its engine, on one directory: the merged
+// Three processes, each with an engine and three workers, on one directory: the merged
 // history is linearizable.
 func TestLinearizableProcesses(t *testing.T) {
 	dir := linearize.Place(t, t.TempDir)
-	linearize.CheckProcesses(t, 3, linearize.DefaultWorkload(22), dir, func(dir string) []*scoped.Engine {
+	linearize.CheckProcesses(t, 3, linearize.ProcessWorkload(22), dir, func(dir string) []*scoped.Engine {
 		return linearize.Engines(t, open(t, dir))
 	})
 }

@@ -29,6 +29,14 @@ func DefaultWorkload(seed uint64) Workload {
 	return Workload{Scopes: 3, Workers: 8, Ops: 300, Seed: seed}
 }
 
+// ProcessWorkload returns DefaultWorkload with 9 workers, 3 in each of 3
+// processes.
+func ProcessWorkload(seed uint64) Workload {
+	w := DefaultWorkload(seed)
+	w.Workers = 9
+	return w
+}
+
 // ScopeName returns the name of the scope i of a workload.
 func ScopeName(i int) string { return fmt.Sprintf("linearize/%d", i) }
 
