@@ -69,6 +69,12 @@ func CheckProcesses(t *testing.T, processes int, w Workload, place string, open 
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { // a test that failed before it waited for cmd
+			if cmd.ProcessState == nil {
+				cmd.Process.Kill()
+				cmd.Wait()
+			}
+		})
 		cmds[i] = cmd
 	}
 	var merged History
