@@ -177,7 +177,10 @@ func Assert(t testing.TB, h History, failed int) bool {
 		t.Errorf("%d of %d calls failed", failed, len(h)+failed)
 		return false
 	}
-	if err := Verify(h, checkTimeout, t.ArtifactDir()); err != nil {
+	start := time.Now()
+	err := Verify(h, checkTimeout, t.ArtifactDir())
+	t.Logf("checked in %v", time.Since(start).Round(time.Millisecond))
+	if err != nil {
 		t.Errorf("%v (kept by go test -artifacts)", err)
 		return false
 	}
