@@ -17,11 +17,11 @@ import (
 // it started and returned, by the Recorder's clock. A call whose outcome is
 // unknown has Output.Unknown set and Return Pending.
 type Op struct {
-	Client int
-	Input  Input
-	Output Output
-	Call   int64
-	Return int64
+	Client int    // the worker that made the call
+	Input  Input  // the call
+	Output Output // its answer
+	Call   int64  // when it started
+	Return int64  // when it returned, or Pending
 }
 
 // Pending is the Return of a call whose outcome is unknown: it may take

@@ -47,10 +47,11 @@ const callTimeout = 10 * time.Second
 // counter is the value of a scope, as Update sees it.
 type counter struct{ N int64 }
 
-// Record makes w's calls on the engines, worker i on engines[i%len], and
-// logs them in r, worker i as client firstClient+i. The calls are, at
-// random: increments (Update), reads (Lookup or View), blind writes of a
-// random value (Run setting the field without reading it) and deletes.
+// Record makes w's calls on the engines, worker i on
+// engines[i%len(engines)], and logs them in r, worker i as client
+// firstClient+i. The calls are, at random: increments (Update), reads
+// (Lookup or View), blind writes of a random value (Run setting the field
+// without reading it) and deletes.
 func Record(ctx context.Context, r *Recorder, engines []*scoped.Engine, w Workload, firstClient int) {
 	total := w.Scopes * w.Ops
 	var wg sync.WaitGroup
