@@ -3,6 +3,7 @@ package linearize
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,5 +147,44 @@ func TestConcurrency(t *testing.T) {
 		if got := tt.history.Concurrency(); got != tt.want {
 			t.Errorf("history %d: Concurrency = %d; want %d", i, got, tt.want)
 		}
+	}
+}
+
+// errorsTB is a testing.TB that keeps the errors reported to it.
+type errorsTB struct {
+	testing.TB
+	errs []string
+}
+
+func (t *errorsTB) Errorf(format string, args ...any) {
+	t.errs = append(t.errs, fmt.Sprintf(format, args...))
+}
+
+// Assert fails the test on a history that is not linearizable, naming the
+// visualization, and on one where most calls failed.
+func TestAssert(t *testing.T) {
+	good := History{op(Increment, 0, value(1), 0, 1), op(Read, 0, value(1), 2, 3)}
+	stale := History{op(Increment, 0, value(1), 0, 1), op(Read, 0, absent, 2, 3)}
+	tests := []struct {
+		name    string
+		history History
+		failed  int
+		want    string // in the error; "" for none
+	}{
+		{"linearizable", good, 0, ""},
+		{"stale read", stale, 0, "linearizability.html"},
+		{"most calls failed", good, 3, "3 of 5 calls failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tb := &errorsTB{TB: t}
+			ok := Assert(tb, tt.history, tt.failed)
+			switch {
+			case tt.want == "" && (!ok || len(tb.errs) > 0):
+				t.Errorf("Assert = %v, errors %q; want true, none", ok, tb.errs)
+			case tt.want != "" && (ok || len(tb.errs) != 1 || !strings.Contains(tb.errs[0], tt.want)):
+				t.Errorf("Assert = %v, errors %q; want false, one error with %q", ok, tb.errs, tt.want)
+			}
+		})
 	}
 }
