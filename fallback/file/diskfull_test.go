@@ -9,6 +9,7 @@ import (
 	"slices"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/scoped-go/scoped"
 )
@@ -150,4 +151,31 @@ func dirNames(t *testing.T, dir string) []string {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+// Through the engine, a write on a full disk is tried again, as any write
+// not applied, and when the attempts run out fails with an error matching
+// both syscall.ENOSPC and scoped.ErrNotApplied; the scope keeps its value.
+func TestFullDiskEngine(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := scoped.New(s, scoped.WithMaxAttempts(3), scoped.WithBackoff(time.Millisecond, time.Millisecond))
+	incr := func(n *int) (int, error) { *n++; return *n, nil }
+	if _, err := scoped.Update(t.Context(), e, "a", incr); err != nil {
+		t.Fatal(err)
+	}
+	creates := 0
+	s.create = func(path string) (tempFile, error) {
+		creates++
+		return nil, &fs.PathError{Op: "open", Path: path, Err: syscall.ENOSPC}
+	}
+	if n, err := scoped.Update(t.Context(), e, "a", incr); !errors.Is(err, syscall.ENOSPC) || !errors.Is(err, scoped.ErrNotApplied) || creates != 3 {
+		t.Fatalf("Update on a full disk = %d, %v after %d attempts; want ENOSPC, not applied, after 3", n, err, creates)
+	}
+	s.create = createTemp
+	if n, err := scoped.Update(t.Context(), e, "a", incr); n != 2 || err != nil {
+		t.Fatalf("Update with space again = %d, %v; want 2", n, err)
+	}
 }
