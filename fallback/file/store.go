@@ -22,15 +22,16 @@ type Store struct {
 	now func() time.Time // tells expiry: see WithClock
 
 	// The calls of a write, as fields so that the package's tests can make
-	// them fail: createTemp, whose file's Write, Sync and Close a write
-	// calls, os.Rename, os.Remove and syncDir.
+	// them fail: createTemp (and the Write, Sync and Close of the file it
+	// returns), os.Rename, os.Remove and syncDir.
 	create  func(path string) (tempFile, error)
 	rename  func(oldpath, newpath string) error
 	remove  func(name string) error
 	syncDir func(dir string) error
 }
 
-// tempFile is the temporary file a write fills: an *os.File.
+// tempFile is the temporary file a write fills: an *os.File, but in the
+// package's tests.
 type tempFile interface {
 	io.Writer
 	Sync() error
