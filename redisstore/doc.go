@@ -25,7 +25,7 @@
 //
 // A key that these scripts did not write (a string, a list or any other
 // type, or a hash without field n, or with a version or writer token that
-// does not parse) is reported as a *scoped.CorruptValueError naming the
+// does not parse, or a version with leading zeros) is reported as a *scoped.CorruptValueError naming the
 // scope, by reads and writes alike, and never overwritten. Deleting the key
 // resets the scope. A hash with a version and a writer but no value, the
 // tombstone that the version 1 contract left after a delete, loads as a

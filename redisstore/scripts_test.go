@@ -178,3 +178,24 @@ func dump(t *testing.T, c redis.UniversalClient, key string) []string {
 	slices.Sort(content)
 	return append([]string{typ}, content...)
 }
+
+// A version the scripts did not write, such as "01", is a corrupt record:
+// cas.lua compares versions as strings, so a write expecting version 1
+// would conflict with it on every attempt.
+func TestScriptsRefuseVersionsNotInDecimalForm(t *testing.T) {
+	servers(t, func(t *testing.T, s *redisstore.Store, c redis.UniversalClient) {
+		ctx := t.Context()
+		tok := scoped.NewToken()
+		if err := c.HSet(ctx, s.Key("a"), "n", "01", "w", tok[:], "v", "x").Err(); err != nil {
+			t.Fatal(err)
+		}
+		var cv *scoped.CorruptValueError
+		if rec, err := s.Load(ctx, "a"); !errors.As(err, &cv) {
+			t.Fatalf("Load of version %q = %+v, %v; want a CorruptValueError", "01", rec, err)
+		}
+		_, ok, err := s.CompareAndSet(ctx, "a", scoped.Revision{Version: 1, Writer: tok}, scoped.Write{Value: []byte("y"), Writer: scoped.NewToken()})
+		if ok || !errors.As(err, &cv) || !errors.Is(err, scoped.ErrNotApplied) {
+			t.Fatalf("CompareAndSet over version %q = %v, %v; want a CorruptValueError, not applied", "01", ok, err)
+		}
+	})
+}

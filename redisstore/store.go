@@ -207,7 +207,8 @@ func corrupt(name, what string) error {
 
 // parseRecord reads {version, writer, value, expiry} as the scripts return
 // it: an empty version for a scope without a record, an empty expiry for a
-// record that never expires.
+// record that never expires. A version is in the decimal form the scripts
+// write, without leading zeros.
 func parseRecord(name string, reply []any) (scoped.Record, error) {
 	version, ok1 := reply[0].(string)
 	writer, ok2 := reply[1].(string)
@@ -229,6 +230,10 @@ func parseRecord(name string, reply []any) (scoped.Record, error) {
 	}
 	if rec.Version == 0 {
 		return fail("version 0 stored")
+	}
+	if strconv.FormatUint(rec.Version, 10) != version {
+		// cas.lua compares versions as strings: every write would conflict.
+		return fail("version %q not in decimal form", version)
 	}
 	if len(writer) != scoped.TokenSize {
 		return fail("writer token of %d bytes at version %d", len(writer), rec.Version)

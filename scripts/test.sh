@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of scoped: makes sure the test servers answer (starting
 # them, or installing them from Debian's packages, where they are missing),
-# then runs go vet, the race-enabled tests and the benchmarks in short mode
-# of the core module, and go vet and the race-enabled tests of each nested
-# module (extra/scopedotel, examples/counter), each module once.
+# then runs go vet, the race-enabled tests, each fuzz target for a few
+# seconds and the benchmarks in short mode of the core module, and go vet
+# and the race-enabled tests of each nested module (extra/scopedotel,
+# examples/counter), each module once.
 #
 # The servers are found at $SCOPED_REDIS_ADDR (default 127.0.0.1:6379),
 # $SCOPED_MYSQL_DSN (default root@tcp(127.0.0.1:3306)/test) and
@@ -105,6 +106,24 @@ export GOWORK=off
 
 go vet ./...
 go test -race -count=1 -timeout 15m ./...
+
+# Each fuzz target, found by its declaration so that a new one is not left
+# out, runs for $SCOPED_FUZZTIME (default 4s) past its seed corpus, which
+# the tests above already ran: go test -fuzz takes one target at a time. A
+# failing input is written to the package's testdata/fuzz, to be committed
+# as a regression seed once the bug is fixed.
+fuzztime="${SCOPED_FUZZTIME:-4s}"
+for file in $(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do
+	dir=$(dirname "$file")
+	for target in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$file"); do
+		say "fuzzing $target in $dir for $fuzztime"
+		if ! out=$(cd "$dir" && go test -run '^$' -fuzz "^$target\$" -fuzztime "$fuzztime" . 2>&1); then
+			echo "$out" >&2
+			say "$target failed: its failing input is in $dir/testdata/fuzz/$target"
+			exit 1
+		fi
+	done
+done
 go test -run '^$' -bench . -benchtime 200x -count=1 -timeout 10m ./bench/...
 
 # Modules of their own, which the root's ./... leaves out, in or out of the

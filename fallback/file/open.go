@@ -32,7 +32,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	if err := makeLocks(dir); err != nil {
 		return nil, fmt.Errorf("file: open %s: %w", dir, err)
 	}
-	s := &Store{dir: dir, now: time.Now, rename: os.Rename, remove: os.Remove, syncDir: syncDir}
+	s := &Store{dir: dir, now: time.Now, create: createTemp, rename: os.Rename, remove: os.Remove, syncDir: syncDir}
 	for _, opt := range opts {
 		opt(s)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -20,11 +21,21 @@ type Store struct {
 	dir string
 	now func() time.Time // tells expiry: see WithClock
 
-	// The calls after which a write may be visible, as fields so that the
-	// package's tests can make them fail: os.Rename, os.Remove and syncDir.
+	// The calls of a write, as fields so that the package's tests can make
+	// them fail: createTemp (and the Write, Sync and Close of the file it
+	// returns), os.Rename, os.Remove and syncDir.
+	create  func(path string) (tempFile, error)
 	rename  func(oldpath, newpath string) error
 	remove  func(name string) error
 	syncDir func(dir string) error
+}
+
+// tempFile is the temporary file a write fills: an *os.File, but in the
+// package's tests.
+type tempFile interface {
+	io.Writer
+	Sync() error
+	Close() error
 }
 
 var (
@@ -164,7 +175,7 @@ func (s *Store) commit(ctx context.Context, name string, expected scoped.Revisio
 // the scope's next write, and changes nothing.
 func (s *Store) replace(base string, b []byte) error {
 	tmp := s.path(base, tempSuffix)
-	if err := writeSynced(tmp, b); err != nil {
+	if err := writeSynced(s.create, tmp, b); err != nil {
 		os.Remove(tmp)
 		return scoped.NotApplied(fmt.Errorf("file: %w", err))
 	}
@@ -242,10 +253,19 @@ func exists(path string) bool {
 	return err == nil
 }
 
-// writeSynced writes b to the file at path, replacing its content, and
-// fsyncs it.
-func writeSynced(path string, b []byte) error {
+// createTemp creates the file at path, or empties it, for writing.
+func createTemp(path string) (tempFile, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// writeSynced writes b to the file at path, created with create, replacing
+// its content, and fsyncs it.
+func writeSynced(create func(string) (tempFile, error), path string, b []byte) error {
+	f, err := create(path)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,122 @@
+package linearize_test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scoped-go/scoped"
+	"github.com/scoped-go/scoped/internal/linearize"
+	"github.com/scoped-go/scoped/internal/memstore"
+)
+
+// Three engines on one memstore: the history is linearizable.
+func TestLinearizableMemstore(t *testing.T) {
+	s := memstore.New()
+	linearize.Check(t, linearize.Engines(t, s, s, s), linearize.DefaultWorkload(1))
+}
+
+// Three engines on one memstore whose calls sometimes lose their replies,
+// before or after the data changed: calls end unknown, and the history,
+// with them pending, is linearizable.
+func TestLinearizableLostReplies(t *testing.T) {
+	s := memstore.New()
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(2, 2))
+	lose := func(ctx context.Context, method, name string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if method != "Load" && rng.IntN(10) == 0 {
+			return errors.New("reply lost")
+		}
+		return nil
+	}
+	s.Before, s.After = lose, lose
+	linearize.Check(t, linearize.Engines(t, s, s, s), linearize.DefaultWorkload(2))
+}
+
+// staleStore serves, one Load in four, the first record it loaded of the
+// scope: the planted stale read.
+type staleStore struct {
+	scoped.Store
+	mu    sync.Mutex
+	rng   *rand.Rand
+	first map[string]scoped.Record
+}
+
+func (s *staleStore) Load(ctx context.Context, name string) (scoped.Record, error) {
+	rec, err := s.Store.Load(ctx, name)
+	if err != nil {
+		return rec, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	first, ok := s.first[name]
+	if !ok && rec.Exists() {
+		s.first[name] = rec
+	}
+	if ok && s.rng.IntN(4) == 0 {
+		return first, nil
+	}
+	return rec, nil
+}
+
+// lostStore reports one write in ten as done without doing it: the planted
+// lost increment.
+type lostStore struct {
+	scoped.Store
+	mu  sync.Mutex
+	rng *rand.Rand
+}
+
+func (s *lostStore) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, next scoped.Write) (scoped.Record, bool, error) {
+	s.mu.Lock()
+	lose := s.rng.IntN(10) == 0
+	s.mu.Unlock()
+	if lose {
+		return next.Record(expected.Version + 1), true, nil
+	}
+	return s.Store.CompareAndSet(ctx, name, expected, next)
+}
+
+// The check catches a store that serves stale reads, and one that loses
+// writes: it reports the history not linearizable, and writes its
+// visualization.
+func TestPlantedViolations(t *testing.T) {
+	tests := []struct {
+		name  string
+		store scoped.Store
+	}{
+		{"stale read", &staleStore{Store: memstore.New(), rng: rand.New(rand.NewPCG(3, 3)), first: map[string]scoped.Record{}}},
+		{"lost increment", &lostStore{Store: memstore.New(), rng: rand.New(rand.NewPCG(4, 4))}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := linearize.NewRecorder(linearize.MonotonicClock())
+			linearize.Record(t.Context(), r, linearize.Engines(t, tt.store, tt.store, tt.store), linearize.DefaultWorkload(3), 0)
+			h, failed := r.History()
+			if failed > 0 {
+				t.Errorf("%d calls failed", failed)
+			}
+			dir := t.TempDir()
+			err := linearize.Verify(h, 20*time.Second, dir)
+			if !errors.Is(err, linearize.ErrNotLinearizable) {
+				t.Fatalf("Verify = %v; want %v", err, linearize.ErrNotLinearizable)
+			}
+			path := filepath.Join(dir, "linearizability.html")
+			if !strings.Contains(err.Error(), path) {
+				t.Errorf("Verify = %v; want it to name %s", err, path)
+			}
+			if b, err := os.ReadFile(path); err != nil || len(b) == 0 {
+				t.Errorf("visualization: %d bytes, %v", len(b), err)
+			}
+			t.Log(err)
+		})
+	}
+}
