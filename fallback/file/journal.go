@@ -164,7 +164,7 @@ func (s *Store) writeJournal(j journal) (bool, error) {
 		return false, err
 	}
 	path := s.journalPath(j.name())
-	if err := writeSynced(path, j.encode()); err != nil {
+	if err := writeSynced(s.create, path, j.encode()); err != nil {
 		if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 			return true, err
 		}

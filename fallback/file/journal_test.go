@@ -194,7 +194,7 @@ func writeLeftover(t *testing.T, s *Store, names []string, cut int) []scoped.Rec
 	)
 	for _, name := range names {
 		rec := scoped.Record{Value: []byte("left"), Version: 1, Writer: scoped.NewToken()}
-		if err := writeSynced(s.path(fileBase(name), tempSuffix), encodeRecord(name, rec)); err != nil {
+		if err := writeSynced(s.create, s.path(fileBase(name), tempSuffix), encodeRecord(name, rec)); err != nil {
 			t.Fatal(err)
 		}
 		j = append(j, step{stepRename, fileBase(name)})

@@ -117,7 +117,7 @@ func (s *Store) write(j journal, files [][]byte) error {
 		if st.kind != stepRename {
 			continue
 		}
-		if err := writeSynced(s.path(st.base, tempSuffix), files[i]); err != nil {
+		if err := writeSynced(s.create, s.path(st.base, tempSuffix), files[i]); err != nil {
 			s.removeTemps(j)
 			return scoped.NotApplied(fmt.Errorf("file: %w", err))
 		}
