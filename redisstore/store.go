@@ -23,6 +23,9 @@ type Store struct {
 	// unsupported: WithReplicas on a client that cannot follow every
 	// write with WAIT on its connection (ErrReplicasUnsupported).
 	unsupported bool
+	// unconfirmed: with WithReplicas, creates whose outcome a Load decides
+	// (replicas.go).
+	unconfirmed unconfirmed
 }
 
 // Defaults of WithPipelining and WithPipelineBounds.
@@ -126,7 +129,15 @@ func (s *Store) Key(name string) string {
 // Load implements scoped.Store.
 func (s *Store) Load(ctx context.Context, name string) (scoped.Record, error) {
 	res := s.calls.run(ctx, loadScript, false, []string{s.Key(name)})
-	reply, err := res.reply, res.err
+	rec, err := s.loaded(name, res.reply, res.err)
+	if err == nil && s.calls.replicas > 0 && rec.Exists() && s.unconfirmed.has(rec.Writer) {
+		return s.confirm(ctx, name, rec.Writer)
+	}
+	return rec, err
+}
+
+// loaded returns the record of load.lua's reply, or its error.
+func (s *Store) loaded(name string, reply []any, err error) (scoped.Record, error) {
 	if err != nil {
 		return scoped.Record{}, fmt.Errorf("redisstore: load: %w", err)
 	}
@@ -200,7 +211,13 @@ func (s *Store) cas(ctx context.Context, name string, expected scoped.Revision, 
 	}
 	res := s.calls.run(ctx, casScript, true, []string{s.Key(name)}, args...)
 	reply, err := res.reply, res.err
+	if err == nil && res.unsynced != nil && len(reply) == 1 && reply[0] == int64(1) {
+		err = res.unsynced // performed, not acknowledged
+	}
 	if err != nil {
+		if s.calls.replicas > 0 && expected.IsZero() && len(writer) == scoped.TokenSize && !errors.Is(err, scoped.ErrNotApplied) {
+			s.unconfirmed.add(scoped.Token(writer)) // a create a Load will look for
+		}
 		return false, scoped.Record{}, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	if what, ok := foreign(reply); ok {
@@ -210,9 +227,6 @@ func (s *Store) cas(ctx context.Context, name string, expected scoped.Revision, 
 	}
 	switch {
 	case len(reply) == 1 && reply[0] == int64(1):
-		if res.unsynced != nil {
-			return false, scoped.Record{}, fmt.Errorf("redisstore: %s: %w", op, res.unsynced)
-		}
 		return true, scoped.Record{}, nil
 	case len(reply) == 5 && reply[0] == int64(0):
 		rec, err := parseRecord(name, reply[1:])
