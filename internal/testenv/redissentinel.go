@@ -69,9 +69,9 @@ func StartRedisReplicas(t testing.TB, n int, args ...string) (primary *RedisServ
 // directory) that monitor the primary at primary as SentinelMaster with a
 // quorum of quorum, take it as down after 1 s without an answer and give a
 // failover 5 s. It waits until each Sentinel knows the others and the
-// replicas replicas of the primary, so that a failover can start at once,
-// and returns their addresses. They are killed at the test's cleanup.
-func StartSentinels(t testing.TB, primary string, n, quorum, replicas int) []string {
+// replicas replicas of the primary, so that a failover can start at once.
+// They are killed at the test's cleanup.
+func StartSentinels(t testing.TB, primary string, n, quorum, replicas int) []*RedisServer {
 	t.Helper()
 	host, port, ok := strings.Cut(primary, ":")
 	if !ok {
@@ -80,18 +80,18 @@ func StartSentinels(t testing.TB, primary string, n, quorum, replicas int) []str
 	conf := fmt.Sprintf("sentinel monitor %[1]s %[2]s %[3]s %[4]d\n"+
 		"sentinel down-after-milliseconds %[1]s 1000\n"+
 		"sentinel failover-timeout %[1]s 5000\n", SentinelMaster, host, port, quorum)
-	addrs := make([]string, n)
-	for i := range addrs {
-		addrs[i] = startServer(t, &RedisServer{conf: conf}, false).Addr()
+	sentinels := make([]*RedisServer, n)
+	for i := range sentinels {
+		sentinels[i] = startServer(t, &RedisServer{conf: conf}, false)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), sentinelReadyTimeout)
 	defer cancel()
-	for _, addr := range addrs {
-		if err := awaitSentinel(ctx, addr, n-1, replicas); err != nil {
-			t.Fatalf("sentinel %s: %v", addr, err)
+	for _, s := range sentinels {
+		if err := awaitSentinel(ctx, s.Addr(), n-1, replicas); err != nil {
+			t.Fatalf("sentinel %s: %v%s", s.Addr(), err, s.logTail())
 		}
 	}
-	return addrs
+	return sentinels
 }
 
 // awaitSentinel polls the Sentinel at addr until it knows others other

@@ -239,8 +239,9 @@ func (p *redisProcess) kill() error {
 	return nil
 }
 
-// logTail returns the end of the server's log, for an error message.
-func (s *RedisServer) logTail() string {
+// LogTail returns the end of the server's log (redis.log in its
+// directory), for a test's message: empty if there is none.
+func (s *RedisServer) LogTail() string {
 	b, err := os.ReadFile(filepath.Join(s.dir, "redis.log"))
 	if err != nil || len(b) == 0 {
 		return ""
@@ -248,7 +249,15 @@ func (s *RedisServer) logTail() string {
 	if len(b) > 2000 {
 		b = b[len(b)-2000:]
 	}
-	return "; its log ends:\n" + string(bytes.TrimSpace(b))
+	return string(bytes.TrimSpace(b))
+}
+
+// logTail returns the end of the server's log, for an error message.
+func (s *RedisServer) logTail() string {
+	if tail := s.LogTail(); tail != "" {
+		return "; its log ends:\n" + tail
+	}
+	return ""
 }
 
 // freePort returns a loopback port that nothing listens on right now, below
