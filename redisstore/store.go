@@ -73,13 +73,18 @@ func WithPipelineBounds(maxCalls, maxBytes int) Option {
 // replicas for, within timeout, fails with a *ReplicationError (matching
 // ErrNotReplicated, not scoped.ErrNotApplied: the primary has it); the
 // engine then sends it again, and that copy waits too, so the caller gets
-// scoped.ErrCommitUnknown unless n replicas acknowledge it. A success then
-// means that n replicas had the write when it was acknowledged, so a
-// failover that promotes one of them keeps it (Sentinel promotes the
-// replica with the most data). Loads do not wait, and may return writes
-// that no replica has yet, as any read of a primary may. A refused write
-// does not wait either: the engine only retries on the record it returns,
-// and a retry against a record that a failover lost is refused in turn.
+// scoped.ErrCommitUnknown unless n replicas acknowledge it. (The copy that
+// finds its own record rewrites it, unchanged, before its WAIT: WAIT waits
+// for its connection's last write only. A create is looked for by a Load,
+// not sent again: a Load that finds a create of this Store whose WAIT
+// failed, in the last minute, rewrites and waits in the same way.) A
+// success then means that n replicas had the write when it was
+// acknowledged, so a failover that promotes one of them keeps it (Sentinel
+// promotes the replica with the most data). Other Loads do not wait, and
+// may return writes that no replica has yet, as any read of a primary may.
+// A refused write's WAIT is not looked at: the engine only retries on the
+// record it returns, and a retry against a record that a failover lost is
+// refused in turn.
 //
 // n of 0 or less turns waiting off. timeout is rounded up to a millisecond,
 // at least one (WAIT 0 would block without end); keep it below the client's
