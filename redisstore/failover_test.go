@@ -39,7 +39,7 @@ func testFailover(t *testing.T, wait bool) {
 		workers     = 8
 		callTimeout = 2 * time.Second
 		before      = time.Second      // load before the kill
-		promotion   = 20 * time.Second // bound on Sentinel's failover
+		promotion   = 30 * time.Second // bound on Sentinel's failover (a failed election is tried again after 10 s)
 		after       = 20               // successes after the promotion
 	)
 	primary, _ := testenv.StartRedisReplicas(t, 2)
