@@ -77,7 +77,8 @@ func WithPipelineBounds(maxCalls, maxBytes int) Option {
 // finds its own record rewrites it, unchanged, before its WAIT: WAIT waits
 // for its connection's last write only. A create is looked for by a Load,
 // not sent again: a Load that finds a create of this Store whose WAIT
-// failed, in the last minute, rewrites and waits in the same way.) A
+// failed, in the last minute, rewrites and waits in the same way, in a
+// second round trip.) A
 // success then means that n replicas had the write when it was
 // acknowledged, so a failover that promotes one of them keeps it (Sentinel
 // promotes the replica with the most data). Other Loads do not wait, and
