@@ -16,10 +16,20 @@ import (
 	"github.com/scoped-go/scoped/internal/memstore"
 )
 
-// Three engines on one memstore: the history is linearizable.
+// Three engines on one memstore: the history, with multi-scope calls, is
+// linearizable.
 func TestLinearizableMemstore(t *testing.T) {
 	s := memstore.New()
 	linearize.Check(t, linearize.Engines(t, s, s, s), linearize.DefaultWorkload(1))
+}
+
+// Three engines on one memstore, single-scope calls only: the history,
+// checked scope by scope, is linearizable.
+func TestLinearizableSingleScope(t *testing.T) {
+	s := memstore.New()
+	w := linearize.DefaultWorkload(6)
+	w.Multi = 0
+	linearize.Check(t, linearize.Engines(t, s, s, s), w)
 }
 
 // Three engines on one memstore whose calls sometimes lose their replies,
@@ -85,21 +95,49 @@ func (s *lostStore) CompareAndSet(ctx context.Context, name string, expected sco
 	return s.Store.CompareAndSet(ctx, name, expected, next)
 }
 
-// The check catches a store that serves stale reads, and one that loses
-// writes: it reports the history not linearizable, and writes its
-// visualization.
+// partialStore commits, one CompareAndSetMany in four that changes its
+// first scope, that change alone, and then fails the call as if its reply
+// were lost: the planted partial commit. The engine, resolving the call,
+// finds its token in the first scope and reports it done.
+type partialStore struct {
+	scoped.Store
+	mu  sync.Mutex
+	rng *rand.Rand
+}
+
+func (s *partialStore) CompareAndSetMany(ctx context.Context, changes []scoped.Change) ([]scoped.Record, bool, error) {
+	s.mu.Lock()
+	partial := s.rng.IntN(4) == 0 && changes[0].Action != scoped.ActionCheck
+	s.mu.Unlock()
+	if !partial {
+		return s.Store.CompareAndSetMany(ctx, changes)
+	}
+	_, ok, err := s.Store.CompareAndSetMany(ctx, changes[:1])
+	if err != nil || !ok {
+		return s.Store.CompareAndSetMany(ctx, changes) // nothing committed: the conflict, as it is
+	}
+	return nil, false, errors.New("connection reset")
+}
+
+// The check catches a store that serves stale reads, one that loses
+// writes, and one that commits part of a multi-scope call: it reports the
+// history not linearizable, and writes its visualization.
 func TestPlantedViolations(t *testing.T) {
+	multi := linearize.DefaultWorkload(5)
+	multi.Multi = 50
 	tests := []struct {
-		name  string
-		store scoped.Store
+		name     string
+		store    scoped.Store
+		workload linearize.Workload
 	}{
-		{"stale read", &staleStore{Store: memstore.New(), rng: rand.New(rand.NewPCG(3, 3)), first: map[string]scoped.Record{}}},
-		{"lost increment", &lostStore{Store: memstore.New(), rng: rand.New(rand.NewPCG(4, 4))}},
+		{"stale read", &staleStore{Store: memstore.New(), rng: rand.New(rand.NewPCG(3, 3)), first: map[string]scoped.Record{}}, linearize.DefaultWorkload(3)},
+		{"lost increment", &lostStore{Store: memstore.New(), rng: rand.New(rand.NewPCG(4, 4))}, linearize.DefaultWorkload(3)},
+		{"partial commit", &partialStore{Store: memstore.New(), rng: rand.New(rand.NewPCG(5, 5))}, multi},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := linearize.NewRecorder(linearize.MonotonicClock())
-			linearize.Record(t.Context(), r, linearize.Engines(t, tt.store, tt.store, tt.store), linearize.DefaultWorkload(3), 0)
+			linearize.Record(t.Context(), r, linearize.Engines(t, tt.store, tt.store, tt.store), tt.workload, 0)
 			h, failed := r.History()
 			if failed > 0 {
 				t.Errorf("%d calls failed", failed)

@@ -31,7 +31,7 @@ type Workload struct {
 // DefaultWorkload returns a workload that checks in about a second: 3 scopes,
 // 8 workers, 300 calls per scope.
 func DefaultWorkload(seed uint64) Workload {
-	return Workload{Scopes: 3, Workers: 8, Ops: 300, Seed: seed}
+	return Workload{Scopes: 3, Workers: 8, Ops: 300, Seed: seed, Multi: 20}
 }
 
 // ProcessWorkload returns DefaultWorkload with 9 workers, 3 in each of 3
