@@ -18,10 +18,10 @@
 // nothing. Histories are partitioned into the groups of scopes that some
 // call touches together (Model.Partition), which is sound because no call
 // crosses a group. A history of single-scope calls is thus checked scope by
-// scope, with a State for its state, small enough to check in
-// milliseconds; multi-scope calls among a
-// workload's few scopes usually join them all into one partition, which is
-// why Workload.Multi keeps their share, and Ops, small.
+// scope, each with a State for its state, in milliseconds. Multi-scope
+// calls (Transfer, ReadMany) among a workload's few scopes usually join
+// them all into one partition, which takes longer to check: Workload.Multi
+// sets their share.
 package linearize
 
 import (

@@ -29,7 +29,7 @@ type Workload struct {
 }
 
 // DefaultWorkload returns a workload that checks in about a second: 3 scopes,
-// 8 workers, 300 calls per scope.
+// 8 workers, 300 calls per scope, a fifth of all calls multi-scope.
 func DefaultWorkload(seed uint64) Workload {
 	return Workload{Scopes: 3, Workers: 8, Ops: 300, Seed: seed, Multi: 20}
 }
@@ -72,18 +72,9 @@ func Record(ctx context.Context, r *Recorder, engines []*scoped.Engine, w Worklo
 		rng := rand.New(rand.NewPCG(w.Seed, uint64(firstClient+i)))
 		wg.Go(func() {
 			for range n {
-				in := Input{Scope: ScopeName(rng.IntN(w.Scopes))}
-				switch p := rng.IntN(100); {
-				case w.Multi > 0 && w.Scopes >= 2 && rng.IntN(100) < w.Multi:
+				in := singleInput(rng, w.Scopes)
+				if w.Multi > 0 && w.Scopes >= 2 && rng.IntN(100) < w.Multi {
 					in = multiInput(rng, w.Scopes)
-				case p < 40:
-					in.Kind = Increment
-				case p < 75:
-					in.Kind = Read
-				case p < 92:
-					in.Kind, in.Value = Write, 1+rng.Int64N(1<<40)
-				default:
-					in.Kind = Delete
 				}
 				view := rng.IntN(2) == 0
 				r.Do(firstClient+i, in, func() (Output, error) {
@@ -95,6 +86,22 @@ func Record(ctx context.Context, r *Recorder, engines []*scoped.Engine, w Worklo
 		})
 	}
 	wg.Wait()
+}
+
+// singleInput returns a call on one scope of scopes, at random.
+func singleInput(rng *rand.Rand, scopes int) Input {
+	in := Input{Scope: ScopeName(rng.IntN(scopes))}
+	switch p := rng.IntN(100); {
+	case p < 40:
+		in.Kind = Increment
+	case p < 75:
+		in.Kind = Read
+	case p < 92:
+		in.Kind, in.Value = Write, 1+rng.Int64N(1<<40)
+	default:
+		in.Kind = Delete
+	}
+	return in
 }
 
 // multiInput returns a Transfer between two distinct scopes of scopes, or
@@ -223,13 +230,16 @@ func Verify(h History, timeout time.Duration, dir string) error {
 // when the test runs with -artifacts.
 func Assert(t testing.TB, h History, failed int) bool {
 	t.Helper()
-	unknown := 0
+	unknown, multi := 0, 0
 	for _, op := range h {
 		if op.Output.Unknown {
 			unknown++
 		}
+		if len(op.Input.names()) > 1 {
+			multi++
+		}
 	}
-	t.Logf("%d calls: %d answered, %d unknown, %d failed; up to %d in flight at once", len(h)+failed, len(h)-unknown, unknown, failed, h.Concurrency())
+	t.Logf("%d calls: %d answered, %d unknown, %d failed; %d multi-scope calls recorded; up to %d in flight at once", len(h)+failed, len(h)-unknown, unknown, failed, multi, h.Concurrency())
 	if failed > len(h) {
 		t.Errorf("%d of %d calls failed", failed, len(h)+failed)
 		return false
