@@ -123,9 +123,34 @@ func (s *partialStore) CompareAndSetMany(ctx context.Context, changes []scoped.C
 	return nil, false, errors.New("connection reset")
 }
 
+// uncheckedStore accepts every CompareAndSetMany that changes nothing
+// without checking its revisions: the planted multi-read served from
+// stale records, the ones an engine cached before another engine wrote.
+type uncheckedStore struct {
+	scoped.Store
+}
+
+func (s uncheckedStore) CompareAndSetMany(ctx context.Context, changes []scoped.Change) ([]scoped.Record, bool, error) {
+	for _, c := range changes {
+		if c.Action != scoped.ActionCheck {
+			return s.Store.CompareAndSetMany(ctx, changes)
+		}
+	}
+	cur := make([]scoped.Record, len(changes))
+	for i, c := range changes {
+		rec, err := s.Store.Load(ctx, c.Name)
+		if err != nil {
+			return nil, false, err
+		}
+		cur[i] = rec
+	}
+	return cur, true, nil
+}
+
 // The check catches a store that serves stale reads, one that loses
-// writes, and one that commits part of a multi-scope call: it reports the
-// history not linearizable, and writes its visualization.
+// writes, one that commits part of a multi-scope call, and one that serves
+// multi-scope reads unchecked: it reports the history not linearizable,
+// and writes its visualization.
 func TestPlantedViolations(t *testing.T) {
 	multi := linearize.DefaultWorkload(5)
 	multi.Multi = 50
@@ -137,6 +162,7 @@ func TestPlantedViolations(t *testing.T) {
 		{"stale read", &staleStore{Store: memstore.New(), rng: rand.New(rand.NewPCG(3, 3)), first: map[string]scoped.Record{}}, linearize.DefaultWorkload(3)},
 		{"lost increment", &lostStore{Store: memstore.New(), rng: rand.New(rand.NewPCG(4, 4))}, linearize.DefaultWorkload(3)},
 		{"partial commit", &partialStore{Store: memstore.New(), rng: rand.New(rand.NewPCG(5, 5))}, multi},
+		{"unchecked multi-read", uncheckedStore{Store: memstore.New()}, multi},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
