@@ -56,6 +56,7 @@ type Tx struct {
 // and the typed value the handler took of it.
 type txView struct {
 	w      *working
+	fields bool         // the handler took the fields with Scope
 	typed  any          // the *T given by TxValue, if any
 	encode func() error // writes typed back into w
 }
@@ -74,6 +75,7 @@ func (tx *Tx) Scope(name string) (*Scope, error) {
 	if err != nil {
 		return nil, err
 	}
+	v.fields = true
 	s.expires = v.w.expires
 	return s, nil
 }
@@ -95,7 +97,7 @@ func TxValue[T any](tx *Tx, name string) (*T, error) {
 		}
 		return v, nil
 	}
-	if view.w.scope != nil {
+	if view.fields {
 		return nil, fmt.Errorf("scoped: scope %q is already used as fields in this transaction", truncate(name))
 	}
 	before := view.w.bytes()

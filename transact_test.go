@@ -439,3 +439,36 @@ func TestTransactBatchesYieldToCalls(t *testing.T) {
 	cancel()
 	wg.Wait()
 }
+
+// In one batch, one Transact may take a scope as fields and the next as a
+// typed value.
+func TestTransactBatchMixesForms(t *testing.T) {
+	e, s := newEngine(t)
+	g := holdManyWrites(s)
+	var wg sync.WaitGroup
+	start(t, e, &wg, func() { move(context.Background(), e, "a", "b", 1) })
+	waitFor(t, "the first write", func() bool { return g.writes.Load() == 1 })
+	var fieldsErr, typedErr error
+	start(t, e, &wg, func() {
+		_, fieldsErr = scoped.Transact(context.Background(), e, []string{"a", "c"}, func(tx *scoped.Tx) (int, error) {
+			c, err := tx.Scope("c")
+			if err != nil {
+				return 0, err
+			}
+			return 0, c.Set("seen", true)
+		})
+	})
+	start(t, e, &wg, func() {
+		_, typedErr = scoped.Transact(context.Background(), e, []string{"a", "c"}, func(tx *scoped.Tx) (int, error) {
+			if _, err := scoped.TxValue[map[string]bool](tx, "c"); err != nil {
+				return 0, err
+			}
+			return 0, nil
+		})
+	})
+	close(g.release)
+	wg.Wait()
+	if fieldsErr != nil || typedErr != nil {
+		t.Fatalf("Transacts in one batch taking one scope as fields, then as a typed value: %v, %v", fieldsErr, typedErr)
+	}
+}
