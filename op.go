@@ -25,6 +25,7 @@ type op struct {
 	ctx   context.Context
 	kind  CallKind
 	apply func(w *working) error // runs the handler on the batch's value
+	claim bool                   // a claim of the scope by a Transact (claim.go), not a call
 
 	// Guarded by the shard's mutex.
 	state   opState

@@ -25,17 +25,17 @@ import (
 //
 // What go-redis v9.23.0 does, read in its source: a context is used only
 // while waiting (for a pool turn, a dial, a retry's backoff). During I/O it
-// is at most a socket deadline (Options.ContextTimeoutEnabled), whose
-// expiry is a net.Error "i/o timeout" that matches neither
-// context.Canceled nor context.DeadlineExceeded. So a context error from
-// go-redis means the command was not written in that attempt. A command
-// whose NoRetry says true (cas.lua) is sent again only after a failure
-// before writing, so for it the last attempt's error covers them all; a
-// pipeline holding one is never sent again on a single node or a Ring. A
-// Redis Cluster pipeline is: it re-sends the commands of a node it could
-// not reach, and a command keeps the error of its first attempt when a
-// later one fails after writing it. So on a ClusterClient the errors of a
-// pipelined call prove only through refusals (see certaintyOf).
+// is at most a socket deadline (Options.ContextTimeoutEnabled), whose expiry
+// is a net.Error "i/o timeout" that matches neither context.Canceled nor
+// context.DeadlineExceeded. So a context error from go-redis means the
+// command was not written in that attempt. A command whose NoRetry says true
+// (cas.lua, casmany.lua) is sent again only after a failure before writing,
+// so for it the last attempt's error covers them all; a pipeline holding one
+// is never sent again on a single node or a Ring. A Redis Cluster pipeline
+// is: it re-sends the commands of a node it could not reach, and a command
+// keeps the error of its first attempt when a later one fails after writing
+// it. So on a ClusterClient the errors of a pipelined call prove only
+// through refusals (see certaintyOf).
 //
 // Load is a read: go-redis may have sent it in an earlier attempt than the
 // one whose error is returned, but a read changes nothing, so its errors

@@ -35,8 +35,13 @@ var _ scoped.Store = (*Store)(nil)
 // Option changes a setting of a Store.
 type Option func(*Store)
 
-// WithPrefix sets the prefix of every key, DefaultPrefix by default. A
-// prefix holding '{' changes which part of the key Redis Cluster hashes.
+// WithPrefix sets the prefix of every key, DefaultPrefix by default: a
+// scope's key is the prefix followed by its name. Redis Cluster hashes the
+// hash tag of the whole key (the text between its first '{' and the first
+// '}' after it, if not empty), so any '{' in the prefix takes precedence
+// over the names' braces: a prefix holding a hash tag ("{app}:") puts every
+// scope of the store in one slot. Keep '{' out of the prefix to let the
+// names choose their slots (see CompareAndSetMany).
 func WithPrefix(prefix string) Option {
 	return func(s *Store) { s.prefix = prefix }
 }
@@ -84,9 +89,11 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 	return s
 }
 
-// Key returns the Redis key of the scope name.
+// Key returns the Redis key of the scope name: the store's prefix followed
+// by name. A hash tag in name ("{user42}:cart") is the key's hash tag, as
+// long as the prefix holds no '{'.
 func (s *Store) Key(name string) string {
-	return s.prefix + "{" + name + "}"
+	return s.prefix + name
 }
 
 // Load implements scoped.Store.
@@ -107,13 +114,8 @@ func (s *Store) Load(ctx context.Context, name string) (scoped.Record, error) {
 // CompareAndSet implements scoped.Store. A write with an expiry time sets
 // it on the key (PEXPIREAT) in the same script; one without clears it.
 func (s *Store) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, next scoped.Write) (scoped.Record, bool, error) {
-	switch {
-	case len(next.Value) == 0:
-		return scoped.Record{}, false, errors.New("redisstore: compare-and-set of an empty value")
-	case next.Writer.IsZero():
-		return scoped.Record{}, false, errors.New("redisstore: compare-and-set by the zero writer token")
-	case expected.Version == math.MaxUint64:
-		return scoped.Record{}, false, fmt.Errorf("redisstore: scope %q: version %d cannot grow", name, expected.Version)
+	if err := checkWrite(name, expected, next); err != nil {
+		return scoped.Record{}, false, err
 	}
 	version := expected.Version + 1
 	expiry, expiresAt := expiryArg(next.ExpiresAt)
