@@ -17,6 +17,7 @@ type Proxy struct {
 	wg     sync.WaitGroup // the accept loop and the links' goroutines
 
 	mu      sync.Mutex
+	closed  bool // no more links once set
 	stopped bool
 	resumed chan struct{} // closed while the proxy forwards
 	links   map[*link]struct{}
@@ -95,6 +96,9 @@ func (p *Proxy) Cut() {
 // close stops accepting, closes every connection and waits until the
 // proxy's goroutines are gone.
 func (p *Proxy) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
 	p.ln.Close()
 	p.Cut()
 	p.wg.Wait()
@@ -110,6 +114,11 @@ func (p *Proxy) accept() {
 		}
 		l := &link{client: c, done: make(chan struct{})}
 		p.mu.Lock()
+		if p.closed { // accepted just before close: Cut did not see it
+			p.mu.Unlock()
+			c.Close()
+			return
+		}
 		p.links[l] = struct{}{}
 		p.mu.Unlock()
 		p.wg.Go(func() {
