@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -42,6 +43,7 @@ type Engine struct {
 	opts     options
 	table    *table
 	counters counters
+	txmu     sync.Mutex // guards the state of Transact calls in batches (txbatch.go)
 }
 
 // New returns an engine over store. It panics if an option was given an

@@ -332,3 +332,110 @@ func TestTransactFieldsAndExpiry(t *testing.T) {
 		t.Fatalf("the scope only read is %+v; want version 1 without expiry", rec)
 	}
 }
+
+// holdManyWrites holds every CompareAndSetMany until released, and counts
+// them.
+func holdManyWrites(s *memstore.Store) *gate {
+	g := &gate{release: make(chan struct{})}
+	s.Before = func(ctx context.Context, m, _ string) error {
+		if m != "CompareAndSetMany" {
+			return nil
+		}
+		g.writes.Add(1)
+		select {
+		case <-g.release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return g
+}
+
+// Transacts that queue while one commits are committed together, by one
+// write, each with its own result in arrival order; one whose handler
+// fails, panics or calls Goexit leaves the others' changes.
+func TestTransactGroupCommit(t *testing.T) {
+	e, s := newEngine(t)
+	g := holdManyWrites(s)
+	var wg sync.WaitGroup
+	start(t, e, &wg, func() { move(context.Background(), e, "a", "b", 1) })
+	waitFor(t, "the first write", func() bool { return g.writes.Load() == 1 })
+	const queued = 8
+	results := make([]int, queued)
+	errs := make([]error, queued)
+	for i := range queued {
+		start(t, e, &wg, func() {
+			defer func() {
+				if p := recover(); p != nil && i != 4 {
+					t.Errorf("call %d panicked: %v", i, p)
+				}
+			}()
+			names := []string{"a", "b"}
+			if i%2 == 1 {
+				names = []string{"b", "c"} // c is idle: the batch takes it
+			}
+			results[i], errs[i] = scoped.Transact(context.Background(), e, names, func(tx *scoped.Tx) (int, error) {
+				b, err := scoped.TxValue[int](tx, "b")
+				if err != nil {
+					return 0, err
+				}
+				switch i {
+				case 2:
+					return 0, errors.New("refused")
+				case 4:
+					panic("boom")
+				case 6:
+					runtime.Goexit()
+				}
+				*b += 10
+				return *b, nil
+			})
+		})
+	}
+	close(g.release)
+	wg.Wait()
+	if w := e.Stats().Writes; w != 2 {
+		t.Fatalf("%d Transacts took %d writes; want 2 (the first, then one batch)", queued+1, w)
+	}
+	want := []int{11, 21, 0, 31, 0, 41, 0, 51}
+	for i := range queued {
+		if i == 2 || i == 4 || i == 6 {
+			continue
+		}
+		if errs[i] != nil || results[i] != want[i] {
+			t.Fatalf("call %d = %d, %v; want %d: each sees the calls before it", i, results[i], errs[i], want[i])
+		}
+	}
+	if errs[2] == nil || errs[2].Error() != "refused" {
+		t.Fatalf("the failing call returned %v", errs[2])
+	}
+	if b := readInt(t, e, "b"); b != 51 {
+		t.Fatalf("b = %d, want 51", b)
+	}
+}
+
+// A call on one scope queued behind a batch of Transacts is not starved by
+// a stream of Transacts that keep arriving.
+func TestTransactBatchesYieldToCalls(t *testing.T) {
+	e, _ := newEngine(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				move(ctx, e, "a", "b", 1)
+			}
+		})
+	}
+	deadline, stop := context.WithTimeout(t.Context(), 10*time.Second)
+	defer stop()
+	for range 20 {
+		if _, err := scoped.Update(deadline, e, "a", increment); err != nil {
+			t.Fatalf("an Update behind a stream of Transacts: %v", err)
+		}
+	}
+	cancel()
+	wg.Wait()
+}

@@ -104,6 +104,19 @@
 // has given up. A Store starts goroutines only while pipelines are in
 // flight, and needs no closing.
 //
+// # Replicas
+//
+// Redis replicates asynchronously: a primary acknowledges a write before
+// its replicas have it, and a failover that promotes a replica without it
+// loses it. WithReplicas(n, timeout) follows every compare-and-set and
+// delete with WAIT n timeout on the same connection, in the same round trip
+// (a pipeline of writes ends with one WAIT, which covers them all), and
+// fails a write that fewer than n replicas acknowledged with a
+// *ReplicationError: not applied is not what it is, so the engine learns
+// its outcome by sending it again, and reports scoped.ErrCommitUnknown
+// unless the replicas acknowledge it then. It needs a *redis.Client (a
+// single node, or redis.NewFailoverClient for Sentinel).
+//
 // # Errors
 //
 // An error matches scoped.ErrNotApplied only when the server cannot have

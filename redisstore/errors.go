@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 
@@ -118,3 +119,46 @@ func certaintyOf(client redis.UniversalClient) (direct, piped certainty) {
 	}
 	return certainty{}, certainty{}
 }
+
+// Errors of WithReplicas.
+var (
+	// ErrNotReplicated is matched by a *ReplicationError: the primary
+	// performed a write, but WAIT did not count the replicas that
+	// WithReplicas asks for before its timeout (or its reply was lost). It
+	// does not match scoped.ErrNotApplied: the write is on the primary, and
+	// may be lost if a replica without it is promoted. The engine sends the
+	// same write again to learn its outcome, and that copy waits as well, so
+	// a write that never reached the replicas ends as scoped.ErrCommitUnknown,
+	// never as a success.
+	ErrNotReplicated = errors.New("redisstore: write not acknowledged by enough replicas")
+
+	// ErrReplicasUnsupported is returned, matching scoped.ErrNotApplied, by
+	// every write of a Store made WithReplicas on a client other than a
+	// *redis.Client (a single node, or Sentinel's failover client): a
+	// Cluster or Ring client splits a pipeline by node, so no one WAIT
+	// would follow every write on its connection. Nothing is sent.
+	ErrReplicasUnsupported = errors.New("redisstore: WithReplicas needs a *redis.Client (single node or Sentinel), not a Cluster or Ring client")
+)
+
+// ReplicationError reports a write performed on the primary that too few
+// replicas acknowledged. It matches ErrNotReplicated, and unwraps to WAIT's
+// own error when WAIT failed.
+type ReplicationError struct {
+	Want int   // the replicas asked for (WithReplicas)
+	Got  int64 // the replicas WAIT counted; 0 when it failed
+	Err  error // WAIT's error, nil when it answered
+}
+
+// Error gives the replicas asked for and counted, or WAIT's error.
+func (e *ReplicationError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("redisstore: write not acknowledged by %d replicas: WAIT failed: %v", e.Want, e.Err)
+	}
+	return fmt.Sprintf("redisstore: write acknowledged by %d replicas of the %d asked for", e.Got, e.Want)
+}
+
+// Is reports whether target is ErrNotReplicated.
+func (e *ReplicationError) Is(target error) bool { return target == ErrNotReplicated }
+
+// Unwrap returns WAIT's error.
+func (e *ReplicationError) Unwrap() error { return e.Err }

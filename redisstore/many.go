@@ -54,11 +54,48 @@ func (s *Store) CompareAndSetMany(ctx context.Context, changes []scoped.Change) 
 	if err := s.colocated(changes, keys); err != nil {
 		return nil, false, scoped.NotApplied(err)
 	}
-	reply, err := s.calls.run(ctx, casManyScript, keys, args...)
-	if err != nil {
-		return nil, false, fmt.Errorf("redisstore: compare-and-set-many: %w", err)
+	if s.unsupported {
+		return nil, false, fmt.Errorf("redisstore: compare-and-set-many: %w", scoped.NotApplied(ErrReplicasUnsupported))
 	}
-	return parseMany(changes, reply)
+	res := s.calls.run(ctx, casManyScript, true, keys, args...)
+	if res.err != nil {
+		s.unconfirmedCreates(changes, res.err)
+		return nil, false, fmt.Errorf("redisstore: compare-and-set-many: %w", res.err)
+	}
+	cur, ok, err := parseMany(changes, res.reply)
+	if err == nil && res.unsynced != nil && (ok || ownWrite(changes, cur)) {
+		// Performed, by this call or a copy of it, but not acknowledged by
+		// enough replicas: never a success.
+		err = fmt.Errorf("redisstore: compare-and-set-many: %w", res.unsynced)
+		s.unconfirmedCreates(changes, err)
+		return nil, false, err
+	}
+	return cur, ok, err
+}
+
+// ownWrite reports whether a scope that changes set holds its writer in
+// cur: a copy of a write found the write applied.
+func ownWrite(changes []scoped.Change, cur []scoped.Record) bool {
+	for i, c := range changes {
+		if c.Action == scoped.ActionSet && cur[i].Writer == c.Write.Writer {
+			return true
+		}
+	}
+	return false
+}
+
+// unconfirmedCreates remembers the writers of the scopes that changes
+// create, after a failure err that may hide a write not acknowledged by
+// enough replicas, so that a Load looking for them confirms them first.
+func (s *Store) unconfirmedCreates(changes []scoped.Change, err error) {
+	if s.calls.replicas == 0 || errors.Is(err, scoped.ErrNotApplied) {
+		return
+	}
+	for _, c := range changes {
+		if c.Action == scoped.ActionSet && c.Expected.IsZero() {
+			s.unconfirmed.add(c.Write.Writer)
+		}
+	}
 }
 
 // checkWrite returns an error for a write that no store call may send:
