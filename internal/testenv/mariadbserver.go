@@ -57,7 +57,12 @@ func StartMariaDB(t testing.TB, args ...string) *MariaDBServer {
 	if os.Geteuid() == 0 {
 		argv = append(argv, "--user=root")
 	}
-	if out, err := exec.Command(install, argv...).CombinedOutput(); err != nil {
+	if err := os.Mkdir(s.tmpDir(), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	installCmd := exec.Command(install, argv...)
+	installCmd.Env = append(os.Environ(), "TMPDIR="+s.tmpDir()) // its bootstrap's temporary tables, apart from other servers'
+	if out, err := installCmd.CombinedOutput(); err != nil {
 		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
 	}
 	t.Cleanup(func() {
@@ -118,6 +123,10 @@ func (s *MariaDBServer) Restart(ctx context.Context) error {
 // dataDir returns the server's data directory.
 func (s *MariaDBServer) dataDir() string { return filepath.Join(s.dir, "data") }
 
+// tmpDir returns the server's directory of temporary files, its own so
+// that servers started at once never clash there.
+func (s *MariaDBServer) tmpDir() string { return filepath.Join(s.dir, "tmp") }
+
 // launch runs mariadbd on s's port and data directory and waits until that
 // very process answers: another process may hold the port.
 func (s *MariaDBServer) launch(ctx context.Context) error {
@@ -130,6 +139,7 @@ func (s *MariaDBServer) launch(ctx context.Context) error {
 		"--socket=" + filepath.Join(s.dir, "mariadbd.sock"),
 		"--pid-file=" + filepath.Join(s.dir, "mariadbd.pid"),
 		"--log-error=" + filepath.Join(s.dir, "mariadbd.log"),
+		"--tmpdir=" + s.tmpDir(),
 		"--skip-log-bin",
 		"--innodb-buffer-pool-size=16M",
 	}, s.args...)
