@@ -78,6 +78,7 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 		maxBytes:  DefaultMaxPipelineBytes,
 	}
 	s.calls.directSure, s.calls.pipedSure = certaintyOf(client)
+	s.calls.cluster, _ = client.(*redis.ClusterClient)
 	for _, opt := range opts {
 		opt(s)
 	}

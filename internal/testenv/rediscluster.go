@@ -15,14 +15,18 @@ import (
 
 // StartRedisCluster starts a Redis Cluster of masters private redis-server
 // nodes (at least 3) without replicas, the hash slots shared among them by
-// redis-cli, and waits until every node reports cluster_state:ok. It returns
-// the nodes' addresses. The nodes are killed at the test's cleanup.
-func StartRedisCluster(t testing.TB, masters int) []string {
+// redis-cli, and waits until every node reports cluster_state:ok. The nodes
+// are killed at the test's cleanup.
+func StartRedisCluster(t testing.TB, masters int) []*RedisServer {
 	t.Helper()
-	nodes := startCluster(t, masters, 0, 5000)
-	addrs := make([]string, len(nodes))
-	for i, n := range nodes {
-		addrs[i] = n.Addr()
+	return startCluster(t, masters, 0, 5000)
+}
+
+// Addrs returns the addresses of servers.
+func Addrs(servers []*RedisServer) []string {
+	addrs := make([]string, len(servers))
+	for i, s := range servers {
+		addrs[i] = s.Addr()
 	}
 	return addrs
 }
