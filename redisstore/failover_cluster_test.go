@@ -253,7 +253,9 @@ func (l *clusterLoad) check(lossless bool) (lost int64) {
 	e := scoped.New(l.s)
 	var ok, unknown, failed int64
 	for k, name := range l.names {
-		n, err := scoped.Read[int](t.Context(), e, name)
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		n, err := scoped.Read[int](ctx, e, name)
+		cancel()
 		if err != nil {
 			t.Errorf("Read %s: %v", name, err)
 			continue
