@@ -62,6 +62,7 @@ func (ct *clusterTraffic) ProcessPipelineHook(next redis.ProcessPipelineHook) re
 	}
 }
 
+// count counts cmd if it loads the slot map or was redirected.
 func (ct *clusterTraffic) count(cmd redis.Cmder) {
 	if args := cmd.Args(); len(args) == 2 && cmd.Name() == "cluster" && fmt.Sprint(args[1]) == "slots" {
 		ct.slotLoads.Add(1)
@@ -362,6 +363,7 @@ func TestClusterManualFailover(t *testing.T) {
 	prims, replicaOf, _ := primaries(t, addrs[0])
 	load := newClusterLoad(t, c, s, prims, failoverWorkers)
 	stop := load.run(failoverWorkers, len(prims), failoverCall)
+	defer stop()
 
 	old := prims[0]
 	for _, next := range []string{replicaOf[old], old} {
@@ -370,7 +372,6 @@ func TestClusterManualFailover(t *testing.T) {
 		err := r.ClusterFailover(t.Context()).Err()
 		r.Close()
 		if err != nil {
-			stop()
 			t.Fatalf("CLUSTER FAILOVER on %s: %v", next, err)
 		}
 		at := awaitPrimary(t, next, next, 10*time.Second)
@@ -443,7 +444,7 @@ func TestClusterPrimaryKilled(t *testing.T) {
 // CLUSTER SETSLOT NODE), staying half-migrated for a while: go-redis
 // follows the ASK and MOVED redirections, and nothing is lost or doubled.
 func TestClusterSlotMigration(t *testing.T) {
-	nodes := testenv.StartRedisCluster(t, 3)
+	nodes := testenv.StartRedisClusterWithReplicas(t, 3)
 	addrs := testenv.Addrs(nodes)
 	var traffic clusterTraffic
 	c := redis.NewClusterClient(traffic.options(addrs))
