@@ -262,7 +262,7 @@ func retryable(err error) bool {
 // dataError reports whether err is about the data of a call, so that no
 // retry can help.
 func dataError(err error) bool {
-	return errors.Is(err, ErrCorruptValue) || errors.Is(err, ErrInvalidName) || errors.Is(err, ErrValueTooLarge)
+	return errors.Is(err, ErrCorruptValue) || errors.Is(err, ErrInvalidName) || errors.Is(err, ErrValueTooLarge) || errors.Is(err, ErrNotColocated)
 }
 
 // errConflict marks a failed attempt as a conflict, for failed.

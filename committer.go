@@ -77,8 +77,9 @@ func (e *Engine) commitSolo(b *batch) (settled bool) {
 	return o.state == opDone
 }
 
-// nextBatch opens a batch for the calls queued on ent, or marks ent idle
-// and returns nil if there are none.
+// nextBatch opens a batch for the calls queued on ent. It returns nil if
+// there are none, marking ent idle, or if a claim heads the queue, handing
+// ent to it.
 func (e *Engine) nextBatch(ent *entry) *batch {
 	sh := ent.shard
 	sh.mu.Lock()
@@ -86,6 +87,10 @@ func (e *Engine) nextBatch(ent *entry) *batch {
 	if len(ent.queue) == 0 {
 		ent.busy = false
 		sh.release(ent)
+		return nil
+	}
+	if c := ent.queue[0]; c.claim {
+		e.grantClaim(ent, c)
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ent.queue[0].ctx))
@@ -96,8 +101,8 @@ func (e *Engine) nextBatch(ent *entry) *batch {
 	}
 }
 
-// gather takes queued calls into the batch, up to the batch bound, and drops
-// the calls that left. It returns false when the batch holds no call. A solo
+// gather takes queued calls into the batch, up to the batch bound or the
+// first claim, and drops the calls that left. It returns false when the batch holds no call. A solo
 // batch takes none: when it needs another attempt while calls are queued, its
 // call goes back to the head of the queue, to be committed with them.
 func (b *batch) gather() bool {
@@ -120,7 +125,11 @@ func (b *batch) gather() bool {
 	}
 	b.ops = slices.DeleteFunc(b.ops, func(o *op) bool { return o.state == opAbandoned })
 	room := b.e.opts.batchBound(len(b.rec.Value)) - len(b.ops)
-	if n := min(room, len(b.ent.queue)); n > 0 {
+	calls := slices.IndexFunc(b.ent.queue, func(o *op) bool { return o.claim })
+	if calls < 0 {
+		calls = len(b.ent.queue)
+	}
+	if n := min(room, calls); n > 0 {
 		for _, o := range b.ent.queue[:n] {
 			o.state, o.batch = opBatched, b
 			b.ops = append(b.ops, o)

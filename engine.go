@@ -17,6 +17,11 @@
 // returns only after its batch committed, and sees exactly the changes of the
 // calls before it in that batch: the result is as if the calls had run one at
 // a time, in commit order.
+//
+// Transact runs one handler over several scopes and commits its changes to
+// all of them, or none. It owns its scopes while it runs and commits alone;
+// the calls that queue behind it on each scope are committed together once
+// it is done.
 package scoped
 
 import (
@@ -25,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -37,6 +43,7 @@ type Engine struct {
 	opts     options
 	table    *table
 	counters counters
+	txmu     sync.Mutex // guards the state of Transact calls in batches (txbatch.go)
 }
 
 // New returns an engine over store. It panics if an option was given an
@@ -113,26 +120,17 @@ func Update[T, R any](ctx context.Context, e *Engine, name string, fn func(v *T)
 	call := newCallOptions(opts)
 	err := e.submit(ctx, name, &op{kind: KindUpdate, apply: func(w *working) error {
 		before := w.bytes()
-		v := new(T)
-		if before != nil {
-			if err := decodeKnown(before, v); errors.Is(err, errUnknownField) {
-				return &UnknownFieldError{Scope: name, Type: fmt.Sprintf("%T", *v), Err: err}
-			} else if err != nil {
-				return &CorruptValueError{Scope: name, Err: err}
-			}
+		v, err := decodeValue[T](name, before)
+		if err != nil {
+			return err
 		}
 		r, err := fn(v)
 		if err != nil {
 			return err
 		}
-		after, err := encode(v)
+		after, err := encodeValue(name, before, v)
 		if err != nil {
-			return fmt.Errorf("scoped: scope %q: %w", truncate(name), err)
-		}
-		if before == nil {
-			if zero, err := encode(new(T)); err == nil && bytes.Equal(after, zero) {
-				after = nil
-			}
+			return err
 		}
 		w.set(after)
 		call.apply(w, e.opts.now)
@@ -261,4 +259,35 @@ func (e *Engine) loadRetrying(ctx context.Context, name string) (Record, error) 
 		}
 		e.opts.backoff(ctx, attempt)
 	}
+}
+
+// decodeValue decodes b, the value of the scope name, into a new T: T's
+// zero value if b is nil. It refuses a value with fields T does not hold.
+func decodeValue[T any](name string, b []byte) (*T, error) {
+	v := new(T)
+	if b == nil {
+		return v, nil
+	}
+	if err := decodeKnown(b, v); errors.Is(err, errUnknownField) {
+		return nil, &UnknownFieldError{Scope: name, Type: fmt.Sprintf("%T", *v), Err: err}
+	} else if err != nil {
+		return nil, &CorruptValueError{Scope: name, Err: err}
+	}
+	return v, nil
+}
+
+// encodeValue returns the canonical encoding of v, the value of the scope
+// name that was before: nil, no value, if there was none and v is T's zero
+// value.
+func encodeValue[T any](name string, before []byte, v *T) ([]byte, error) {
+	after, err := encode(v)
+	if err != nil {
+		return nil, fmt.Errorf("scoped: scope %q: %w", truncate(name), err)
+	}
+	if before == nil {
+		if zero, err := encode(new(T)); err == nil && bytes.Equal(after, zero) {
+			return nil, nil
+		}
+	}
+	return after, nil
 }

@@ -15,6 +15,17 @@ var (
 	// ErrValueTooLarge is matched by a *ValueTooLargeError: the encoded
 	// value is over the engine's or the store's limit. Nothing is written.
 	ErrValueTooLarge = errors.New("scoped: value too large")
+
+	// ErrNotColocated is matched by the error of a Transact over scopes
+	// that its store cannot commit in one atomic operation: on Redis
+	// Cluster, names whose keys fall in different hash slots (give them a
+	// common hash tag, as in "{user42}:cart" and "{user42}:wallet").
+	// Nothing is written.
+	ErrNotColocated = errors.New("scoped: scopes cannot be committed together")
+
+	// ErrNotInTransaction is returned by Tx.Scope and TxValue for a name
+	// the Transact call did not name.
+	ErrNotInTransaction = errors.New("scoped: scope not named by the transaction")
 )
 
 // Errors while running a handler: the handler's changes are discarded.

@@ -2,6 +2,7 @@ package scoped_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -194,4 +195,42 @@ func ExampleEngine_List() {
 	slices.Sort(carts)
 	fmt.Println(carts)
 	// Output: [cart:ann cart:bob]
+}
+
+// Transact changes several scopes at once, all or none: a transfer between
+// two accounts that refuses an overdraft. The names share a hash tag, so
+// that Redis Cluster keeps them in one slot.
+func ExampleTransact() {
+	e, done := newExampleEngine()
+	defer done()
+	ctx := context.Background()
+	scoped.Update(ctx, e, "{ann}:wallet", func(v *int) (struct{}, error) { *v = 50; return struct{}{}, nil })
+
+	errOverdraft := errors.New("overdraft")
+	pay := func(amount int) error {
+		_, err := scoped.Transact(ctx, e, []string{"{ann}:wallet", "{ann}:savings"}, func(tx *scoped.Tx) (struct{}, error) {
+			wallet, err := scoped.TxValue[int](tx, "{ann}:wallet")
+			if err != nil {
+				return struct{}{}, err
+			}
+			savings, err := scoped.TxValue[int](tx, "{ann}:savings")
+			if err != nil {
+				return struct{}{}, err
+			}
+			if *wallet < amount {
+				return struct{}{}, errOverdraft
+			}
+			*wallet -= amount
+			*savings += amount
+			return struct{}{}, nil
+		})
+		return err
+	}
+	fmt.Println(pay(30), pay(30))
+	wallet, _ := scoped.Read[int](ctx, e, "{ann}:wallet")
+	savings, _ := scoped.Read[int](ctx, e, "{ann}:savings")
+	fmt.Println(wallet, savings)
+	// Output:
+	// <nil> overdraft
+	// 20 30
 }

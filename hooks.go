@@ -40,12 +40,14 @@ const (
 	KindUpdate
 	KindDelete
 	KindView
-	KindRead // Read and Lookup
+	KindRead     // Read and Lookup
+	KindTransact // Transact; its CallInfo.Scope is the first name given
 )
 
-var kindNames = [...]string{"run", "update", "delete", "view", "read"}
+var kindNames = [...]string{"run", "update", "delete", "view", "read", "transact"}
 
-// String returns the kind in lower case: run, update, delete, view, read.
+// String returns the kind in lower case: run, update, delete, view, read,
+// transact.
 func (k CallKind) String() string { return kindNames[k] }
 
 // Outcome classes a call's end by what it did to the store.
@@ -85,9 +87,10 @@ const (
 	StoreLoad StoreCall = iota
 	StoreCompareAndSet
 	StoreDelete
+	StoreCompareAndSetMany // its StoreCallInfo.Scope is the first scope's name
 )
 
-var storeCallNames = [...]string{"load", "compare_and_set", "delete"}
+var storeCallNames = [...]string{"load", "compare_and_set", "delete", "compare_and_set_many"}
 
 // String returns the method in lower case, with '_' between words.
 func (c StoreCall) String() string { return storeCallNames[c] }

@@ -25,6 +25,9 @@ type op struct {
 	ctx   context.Context
 	kind  CallKind
 	apply func(w *working) error // runs the handler on the batch's value
+	claim bool                   // a claim of the scope by a Transact (claim.go), not a call
+	tx    *txCall                // the Transact of a claim
+	first bool                   // a claim of its Transact's first scope: it owns none yet
 
 	// Guarded by the shard's mutex.
 	state   opState
@@ -41,6 +44,7 @@ type op struct {
 	err       error
 	panicked  *PanicError // the handler panicked
 	goexit    bool        // the handler called runtime.Goexit
+	joined    bool        // a claim whose Transact a batch took in
 }
 
 // outcome returns the call's error in its caller's goroutine, re-raises its

@@ -81,6 +81,38 @@ type Store interface {
 	// yielded once, with an empty name. The listing stops when the loop
 	// breaks, and holds no server resources after it.
 	List(ctx context.Context, prefix string) iter.Seq2[string, error]
+
+	// CompareAndSetMany applies changes, to distinct scopes, all or none:
+	// if and only if the current revision of every scope is its change's
+	// Expected, it stores the Write of each ActionSet change (at version
+	// Expected.Version+1), removes the record of each ActionDelete change,
+	// leaves each ActionCheck scope as it is, and returns the records of
+	// the scopes afterwards, in the order of changes, and true. Otherwise
+	// it writes nothing and returns the current records of every scope, in
+	// the order of changes, and false. A store that cannot apply the
+	// changes in one atomic operation (Redis Cluster: scopes in different
+	// hash slots) returns an error matching ErrNotColocated before sending
+	// anything.
+	CompareAndSetMany(ctx context.Context, changes []Change) ([]Record, bool, error)
+}
+
+// Action is what CompareAndSetMany does to one scope.
+type Action uint8
+
+// The actions of a Change.
+const (
+	ActionCheck  Action = iota // check the expected revision, change nothing
+	ActionSet                  // store the Change's Write
+	ActionDelete               // remove the record
+)
+
+// Change is one scope of a CompareAndSetMany: its name, the revision it
+// must be at, and what to do to it.
+type Change struct {
+	Name     string
+	Expected Revision
+	Action   Action
+	Write    Write // for ActionSet
 }
 
 // Sweeper is implemented by stores that keep expired records until they

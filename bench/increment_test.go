@@ -49,21 +49,30 @@ func engineIncrement(e *scoped.Engine, scopes []string) incrementFunc {
 
 // BenchmarkIncrement increments a msgpack counter through one engine from g
 // goroutines, on every backend, all on one scope (hot) or each on its own
-// (per-scope).
+// (per-scope). Then, at 64 goroutines only, on a private Redis primary with
+// one replica, without and with redisstore.WithReplicas (replicaBackends).
 func BenchmarkIncrement(b *testing.B) {
 	for _, be := range backends() {
-		b.Run(be.name, func(b *testing.B) {
-			for _, contention := range contentions {
-				b.Run(contention, func(b *testing.B) {
-					for _, g := range goroutines {
-						b.Run(fmt.Sprintf("g%d", g), func(b *testing.B) {
-							benchIncrement(b, be, contention, g)
-						})
-					}
-				})
-			}
-		})
+		benchBackend(b, be, goroutines)
 	}
+	for _, be := range replicaBackends(b) {
+		benchBackend(b, be, []int{replicaGoroutines})
+	}
+}
+
+// benchBackend runs the rows of one backend, at each of gs goroutines.
+func benchBackend(b *testing.B, be backend, gs []int) {
+	b.Run(be.name, func(b *testing.B) {
+		for _, contention := range contentions {
+			b.Run(contention, func(b *testing.B) {
+				for _, g := range gs {
+					b.Run(fmt.Sprintf("g%d", g), func(b *testing.B) {
+						benchIncrement(b, be, contention, g)
+					})
+				}
+			})
+		}
+	})
 }
 
 func benchIncrement(b *testing.B, be backend, contention string, g int) {

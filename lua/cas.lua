@@ -9,6 +9,11 @@
 --          ARGV[3], ARGV[4] and ARGV[6] are not read
 -- ARGV[6]  the new expiry time in milliseconds since the epoch, decimal;
 --          '' or '0': the record never expires
+-- ARGV[7]  optional; '1': when the record found is this very write's (a copy
+--          sent again to learn the outcome of the first, writer ARGV[4]),
+--          write its writer field again, unchanged, so that a WAIT sent
+--          after the script on the same connection covers that record (WAIT
+--          waits for the connection's last write only)
 --
 -- The record is written if and only if its version and writer are the
 -- expected ones: a record that exists never matches writer '', and a missing
@@ -31,8 +36,9 @@
 --                                        write (see load.lua)
 -- A conflict is a normal reply, not an error. The common path reads only the
 -- version, writer and expiry, with one command; the value is read for a
--- conflict's reply, EXISTS runs only when the version is missing, and HDEL
--- and PERSIST only when an expiry is dropped. The writes come last, and only
+-- conflict's reply, EXISTS runs only when the version is missing, HDEL
+-- and PERSIST only when an expiry is dropped, and a conflict writes only as
+-- ARGV[7] asks (its one write, last). The writes come last, and only
 -- the first of them can be refused: the server's state (replica, replicas
 -- in sync) does not change while a script runs, and Redis checks OOM before
 -- a script's first write only. So an error raised before the writes
@@ -45,6 +51,9 @@ end
 local n, w, e = cur[1], cur[2], cur[3]
 if n then
   if n ~= ARGV[1] or w ~= ARGV[2] or ARGV[2] == '' then
+    if ARGV[7] == '1' and ARGV[5] ~= '' and w == ARGV[4] then
+      redis.call('HSET', KEYS[1], 'w', w)
+    end
     return {0, n, w or '', redis.call('HGET', KEYS[1], 'v') or '', e or ''}
   end
 elseif redis.call('EXISTS', KEYS[1]) == 1 then

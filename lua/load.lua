@@ -5,6 +5,11 @@
 --          milliseconds since the epoch (decimal; absent: never). A record
 --          with field e also has it as the key's expiry (PEXPIREAT), so
 --          Redis removes the key itself when it passes.
+-- ARGV[1]  optional: a writer token. When the record's writer is this one,
+--          its writer field is written again, unchanged (the script's one
+--          write, last), so that a WAIT sent after the script on the same
+--          connection covers the record (WAIT waits for the connection's
+--          last write only). Without it the script writes nothing.
 --
 -- Returns
 --   {version, writer, value, expiry}  the record; expiry '' if it never
@@ -20,6 +25,11 @@ if r.err then
   if string.sub(r.err, 1, 9) == 'WRONGTYPE' then return {-1, 'WRONGTYPE'} end
   return r
 end
-if r[1] then return {r[1], r[2] or '', r[3] or '', r[4] or ''} end
+if r[1] then
+  if ARGV[1] and ARGV[1] ~= '' and r[2] == ARGV[1] then
+    redis.call('HSET', KEYS[1], 'w', r[2])
+  end
+  return {r[1], r[2] or '', r[3] or '', r[4] or ''}
+end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {-1, 'NOVERSION'} end
 return {'', '', '', ''}

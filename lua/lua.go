@@ -12,6 +12,9 @@ var (
 
 	//go:embed cas.lua
 	cas string
+
+	//go:embed casmany.lua
+	casMany string
 )
 
 // Load returns the source of load.lua: read a scope's version, writer,
@@ -22,3 +25,8 @@ func Load() string { return load }
 // key too) or delete a scope's record if its revision (version and writer)
 // is the expected one, else return the current record.
 func CAS() string { return cas }
+
+// CASMany returns the source of casmany.lua: check, write and delete
+// several scopes' records if every one's revision is the expected one, all
+// or none, else return the current record of each.
+func CASMany() string { return casMany }

@@ -2,15 +2,20 @@ package redisstore_test
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/scoped-go/scoped"
 	"github.com/scoped-go/scoped/internal/testenv"
+	"github.com/scoped-go/scoped/lua"
 	"github.com/scoped-go/scoped/redisstore"
 	"github.com/scoped-go/scoped/storetest"
 )
@@ -19,8 +24,8 @@ import (
 // redis.ClusterClient. The subtests share the cluster, each under key
 // prefixes of its own.
 func TestCluster(t *testing.T) {
-	nodes := testenv.StartRedisCluster(t, 3)
-	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: testenv.Addrs(nodes)})
+	addrs := testenv.Addrs(testenv.StartRedisCluster(t, 3))
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
 	t.Cleanup(func() { c.Close() })
 	newPrefix := func() string { return testenv.UniqueName("scopedtest:") + ":" }
 
@@ -48,6 +53,12 @@ func TestCluster(t *testing.T) {
 	})
 	t.Run("HashTagNames", func(t *testing.T) {
 		testClusterHashTagNames(t, c, newPrefix())
+	})
+	t.Run("KeySlot", func(t *testing.T) {
+		testClusterKeySlot(t, c)
+	})
+	t.Run("Transact", func(t *testing.T) {
+		testClusterTransact(t, addrs, newPrefix())
 	})
 	t.Run("HashTagPrefix", func(t *testing.T) {
 		// A prefix with a hash tag puts every scope in one slot: still one
@@ -145,5 +156,125 @@ func testClusterHashTagNames(t *testing.T, c *redis.ClusterClient, prefix string
 		if n, err := scoped.Read[int](t.Context(), fresh, name); err != nil || n != 0 {
 			t.Errorf("Read %q after Delete = %d, %v; want 0", name, n, err)
 		}
+	}
+}
+
+// testClusterKeySlot checks the store's hash slots against CLUSTER KEYSLOT:
+// the known ones, and keys with every kind of braces.
+func testClusterKeySlot(t *testing.T, c *redis.ClusterClient) {
+	keys := []string{"scoped:{user42}:cart", "scoped:{user42}:wallet", "{}", "}{", "a{b}c{d}", "é{ü}", "{{}}", "x{y"}
+	for _, k := range knownSlots {
+		if got, err := c.ClusterKeySlot(t.Context(), k.key).Result(); err != nil || int(got) != k.slot {
+			t.Errorf("CLUSTER KEYSLOT %q = %d, %v; the test expects %d", k.key, got, err, k.slot)
+		}
+		keys = append(keys, k.key)
+	}
+	for i := range 200 {
+		keys = append(keys, fmt.Sprintf("scoped:scope-%d", i))
+	}
+	for _, key := range keys {
+		want, err := c.ClusterKeySlot(t.Context(), key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := redisstore.KeySlot(key); got != int(want) {
+			t.Errorf("KeySlot(%q) = %d; CLUSTER KEYSLOT says %d", key, got, want)
+		}
+	}
+}
+
+// scriptCounter counts the calls of casmany.lua a client sends, alone or in
+// pipelines.
+type scriptCounter struct{ n atomic.Int64 }
+
+func (h *scriptCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *scriptCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.count(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *scriptCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			h.count(cmd)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func (h *scriptCounter) count(cmd redis.Cmder) {
+	sum := sha1.Sum([]byte(lua.CASMany()))
+	if args := cmd.Args(); len(args) > 1 && (args[1] == hex.EncodeToString(sum[:]) || args[1] == lua.CASMany()) {
+		h.n.Add(1)
+	}
+}
+
+// testClusterTransact: a Transact over scopes that share a hash tag commits
+// both; one over scopes in different hash slots fails with
+// scoped.ErrNotColocated, a *CrossSlotError naming both slots, without
+// sending a script or writing anything.
+func testClusterTransact(t *testing.T, addrs []string, prefix string) {
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	t.Cleanup(func() { c.Close() })
+	scripts := &scriptCounter{}
+	c.AddHook(scripts)
+	e := scoped.New(redisstore.New(c, redisstore.WithPrefix(prefix)))
+	move := func(names ...string) error {
+		_, err := scoped.Transact(t.Context(), e, names, func(tx *scoped.Tx) (struct{}, error) {
+			from, err := scoped.TxValue[int](tx, names[0])
+			if err != nil {
+				return struct{}{}, err
+			}
+			to, err := scoped.TxValue[int](tx, names[1])
+			if err != nil {
+				return struct{}{}, err
+			}
+			*from -= 5
+			*to += 5
+			return struct{}{}, nil
+		})
+		return err
+	}
+	if err := move("{u1}:a", "{u1}:b"); err != nil {
+		t.Fatalf("Transact over {u1}:a and {u1}:b: %v", err)
+	}
+	if scripts.n.Load() == 0 {
+		t.Fatal("Transact over {u1}:a and {u1}:b sent no casmany.lua")
+	}
+	for name, want := range map[string]int{"{u1}:a": -5, "{u1}:b": 5} {
+		if n, err := scoped.Read[int](t.Context(), scoped.New(redisstore.New(c, redisstore.WithPrefix(prefix))), name); err != nil || n != want {
+			t.Errorf("%s = %d, %v; want %d", name, n, err, want)
+		}
+	}
+
+	a, b := "a", "b"
+	for i := 0; redisstore.KeySlot(prefix+a) == redisstore.KeySlot(prefix+b); i++ {
+		b = fmt.Sprint("b", i)
+	}
+	slotA, _ := c.ClusterKeySlot(t.Context(), prefix+a).Result()
+	slotB, _ := c.ClusterKeySlot(t.Context(), prefix+b).Result()
+	if slotA == slotB {
+		t.Fatalf("%q and %q share slot %d", prefix+a, prefix+b, slotA)
+	}
+	before := scripts.n.Load()
+	err := move(a, b)
+	var cross *redisstore.CrossSlotError
+	if !errors.Is(err, scoped.ErrNotColocated) || !errors.As(err, &cross) {
+		t.Fatalf("Transact over %q and %q = %v; want a *CrossSlotError matching scoped.ErrNotColocated", a, b, err)
+	}
+	if len(cross.Slots) != 2 || int64(cross.Slots[0]) != slotA || int64(cross.Slots[1]) != slotB {
+		t.Errorf("CrossSlotError = %+v; want slots %d and %d", cross, slotA, slotB)
+	}
+	if n, err := c.Exists(t.Context(), prefix+a).Result(); err != nil || n != 0 {
+		t.Errorf("EXISTS %s = %d, %v; want 0", prefix+a, n, err)
+	}
+	if n, err := c.Exists(t.Context(), prefix+b).Result(); err != nil || n != 0 {
+		t.Errorf("EXISTS %s = %d, %v; want 0", prefix+b, n, err)
+	}
+	if n := scripts.n.Load(); n != before {
+		t.Errorf("casmany.lua sent %d times for the refused commit", n-before)
 	}
 }

@@ -1,6 +1,7 @@
 // Package redisstore is the Redis backend of scoped: each scope is one Redis
-// hash, read and written by Lua scripts (lua/load.lua and lua/cas.lua), so
-// that a load or a compare-and-set is one round trip.
+// hash, read and written by Lua scripts (lua/load.lua, lua/cas.lua and
+// lua/casmany.lua), so that a load, a compare-and-set or a commit of
+// several scopes is one round trip.
 //
 //	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 //	e := scoped.New(redisstore.New(client))
@@ -14,10 +15,10 @@
 //
 // # Layout
 //
-// A scope's key is prefix + "{" + name + "}", so that every key of a scope
-// shares one hash slot; the prefix is DefaultPrefix unless WithPrefix says
-// otherwise. The hash has three fields, and a fourth for a record that
-// expires: n, the version in decimal; w, the 16-byte writer token of that
+// A scope's key is prefix + name, one key per scope, so that a script on
+// one scope is never cross-slot; the prefix is DefaultPrefix unless
+// WithPrefix says otherwise. The hash has three fields, and a fourth for a
+// record that expires: n, the version in decimal; w, the 16-byte writer token of that
 // version; v, the msgpack value; e, the expiry time in milliseconds since
 // the epoch, in decimal. A scope without a record has no key: a delete
 // removes it (DEL), and a re-created scope starts again at version 1.
@@ -62,15 +63,32 @@
 // remembers every name it yielded (memory in proportion to the listing) to
 // yield each once. The context is checked before each page, and a listing
 // holds nothing on the server between pages. Keys under the store's prefix
-// that are not a scope's key (no closing brace) are left out; keys of
-// another type are listed, and Load reports them as corrupt.
+// whose rest is not a valid scope name are left out; keys of another type
+// are listed, and Load reports them as corrupt.
+//
+// # Several scopes at once
+//
+// CompareAndSetMany (scoped.Transact) runs lua/casmany.lua over the keys of
+// every scope: it checks each expected revision first, and then writes
+// every scope or none, in one round trip. One script runs on one server,
+// so the keys must be there together. On Redis Cluster they must be in one
+// hash slot: Redis hashes a key's hash tag (the text between its first '{'
+// and the first '}' after it, if not empty) instead of the whole key, so
+// scopes whose names share a hash tag ("{user42}:cart", "{user42}:wallet")
+// share a slot, as long as the prefix holds no '{'. On a Ring they must
+// have the same hash tag (or be one key): a Ring's shard for a key changes
+// with the shards that are up, a shared tag keeps them together whatever
+// happens. Scopes that break the rule are refused with a *CrossSlotError,
+// matching scoped.ErrNotColocated, before anything is sent. A single node
+// (or Sentinel) takes any names.
 //
 // # Scripts
 //
 // Scripts are sent by EVALSHA, and by EVAL when the server answers NOSCRIPT.
-// go-redis is told never to send a compare-and-set a second time by itself
-// (it would after some network errors, even when the server ran it); the
-// engine learns the outcome of such a write by sending it again itself.
+// go-redis is told never to send a write (cas.lua, casmany.lua) a second
+// time by itself (it would after some network errors, even when the server
+// ran it); the engine learns the outcome of such a write by sending it
+// again itself.
 //
 // # Pipelines
 //
@@ -85,6 +103,19 @@
 // tracing see a caller's context; it ends when every caller of the pipeline
 // has given up. A Store starts goroutines only while pipelines are in
 // flight, and needs no closing.
+//
+// # Replicas
+//
+// Redis replicates asynchronously: a primary acknowledges a write before
+// its replicas have it, and a failover that promotes a replica without it
+// loses it. WithReplicas(n, timeout) follows every compare-and-set and
+// delete with WAIT n timeout on the same connection, in the same round trip
+// (a pipeline of writes ends with one WAIT, which covers them all), and
+// fails a write that fewer than n replicas acknowledged with a
+// *ReplicationError: not applied is not what it is, so the engine learns
+// its outcome by sending it again, and reports scoped.ErrCommitUnknown
+// unless the replicas acknowledge it then. It needs a *redis.Client (a
+// single node, or redis.NewFailoverClient for Sentinel).
 //
 // # Errors
 //

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -26,17 +27,17 @@ import (
 //
 // What go-redis v9.23.0 does, read in its source: a context is used only
 // while waiting (for a pool turn, a dial, a retry's backoff). During I/O it
-// is at most a socket deadline (Options.ContextTimeoutEnabled), whose
-// expiry is a net.Error "i/o timeout" that matches neither
-// context.Canceled nor context.DeadlineExceeded. So a context error from
-// go-redis means the command was not written in that attempt. A command
-// whose NoRetry says true (cas.lua) is sent again only after a failure
-// before writing, so for it the last attempt's error covers them all; a
-// pipeline holding one is never sent again on a single node or a Ring. A
-// Redis Cluster pipeline is: it re-sends the commands of a node it could
-// not reach, and a command keeps the error of its first attempt when a
-// later one fails after writing it. So on a ClusterClient the errors of a
-// pipelined call prove only through refusals (see certaintyOf).
+// is at most a socket deadline (Options.ContextTimeoutEnabled), whose expiry
+// is a net.Error "i/o timeout" that matches neither context.Canceled nor
+// context.DeadlineExceeded. So a context error from go-redis means the
+// command was not written in that attempt. A command whose NoRetry says true
+// (cas.lua, casmany.lua) is sent again only after a failure before writing,
+// so for it the last attempt's error covers them all; a pipeline holding one
+// is never sent again on a single node or a Ring. A Redis Cluster pipeline
+// is: it re-sends the commands of a node it could not reach, and a command
+// keeps the error of its first attempt when a later one fails after writing
+// it. So on a ClusterClient the errors of a pipelined call prove only
+// through refusals (see certaintyOf).
 //
 // Load is a read: go-redis may have sent it in an earlier attempt than the
 // one whose error is returned, but a read changes nothing, so its errors
@@ -136,3 +137,46 @@ func certaintyOf(client redis.UniversalClient) (direct, piped certainty) {
 	}
 	return certainty{}, certainty{}
 }
+
+// Errors of WithReplicas.
+var (
+	// ErrNotReplicated is matched by a *ReplicationError: the primary
+	// performed a write, but WAIT did not count the replicas that
+	// WithReplicas asks for before its timeout (or its reply was lost). It
+	// does not match scoped.ErrNotApplied: the write is on the primary, and
+	// may be lost if a replica without it is promoted. The engine sends the
+	// same write again to learn its outcome, and that copy waits as well, so
+	// a write that never reached the replicas ends as scoped.ErrCommitUnknown,
+	// never as a success.
+	ErrNotReplicated = errors.New("redisstore: write not acknowledged by enough replicas")
+
+	// ErrReplicasUnsupported is returned, matching scoped.ErrNotApplied, by
+	// every write of a Store made WithReplicas on a client other than a
+	// *redis.Client (a single node, or Sentinel's failover client): a
+	// Cluster or Ring client splits a pipeline by node, so no one WAIT
+	// would follow every write on its connection. Nothing is sent.
+	ErrReplicasUnsupported = errors.New("redisstore: WithReplicas needs a *redis.Client (single node or Sentinel), not a Cluster or Ring client")
+)
+
+// ReplicationError reports a write performed on the primary that too few
+// replicas acknowledged. It matches ErrNotReplicated, and unwraps to WAIT's
+// own error when WAIT failed.
+type ReplicationError struct {
+	Want int   // the replicas asked for (WithReplicas)
+	Got  int64 // the replicas WAIT counted; 0 when it failed
+	Err  error // WAIT's error, nil when it answered
+}
+
+// Error gives the replicas asked for and counted, or WAIT's error.
+func (e *ReplicationError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("redisstore: write not acknowledged by %d replicas: WAIT failed: %v", e.Want, e.Err)
+	}
+	return fmt.Sprintf("redisstore: write acknowledged by %d replicas of the %d asked for", e.Got, e.Want)
+}
+
+// Is reports whether target is ErrNotReplicated.
+func (e *ReplicationError) Is(target error) bool { return target == ErrNotReplicated }
+
+// Unwrap returns WAIT's error.
+func (e *ReplicationError) Unwrap() error { return e.Err }

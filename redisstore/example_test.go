@@ -39,7 +39,7 @@ func ExampleNew() {
 	_, err = store.Load(context.Background(), "visits")
 	fmt.Println(errors.Is(err, scoped.ErrNotApplied), errors.Is(err, redis.ErrClosed))
 	// Output:
-	// 1 <nil> myapp:{visits}
+	// 1 <nil> myapp:visits
 	// true true
 }
 
@@ -66,7 +66,7 @@ func ExampleStore_List() {
 			panic(err)
 		}
 	}
-	fmt.Println(client.TTL(ctx, "scoped:{cart:2}").Val().Round(time.Minute)) // the key's own TTL
+	fmt.Println(client.TTL(ctx, "scoped:cart:2").Val().Round(time.Minute)) // the key's own TTL
 
 	m.FastForward(2 * time.Minute)
 	for name, err := range e.List(ctx, "cart:") {

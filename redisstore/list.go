@@ -33,8 +33,7 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[string, error
 			yield("", fmt.Errorf("redisstore: list: %w", s.calls.directSure.mark(err)))
 			return
 		}
-		keyStart := strings.TrimSuffix(s.Key(""), "}") // what every scope's key begins with
-		match := globEscape(keyStart+prefix) + "*"
+		match := globEscape(s.prefix+prefix) + "*"
 		seen := map[string]struct{}{}
 		for _, node := range nodes {
 			var cursor uint64
@@ -50,8 +49,8 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[string, error
 					return
 				}
 				for _, key := range keys {
-					name, ok := strings.CutSuffix(strings.TrimPrefix(key, keyStart), "}")
-					if !ok {
+					name := strings.TrimPrefix(key, s.prefix)
+					if scoped.ValidateName(name) != nil {
 						continue // not a scope's key
 					}
 					if _, dup := seen[name]; dup {

@@ -30,15 +30,16 @@ func TestConformanceRing(t *testing.T) {
 	})
 }
 
-// Keys under the store's prefix that are not a scope's key (no closing
-// brace) are left out of a listing.
+// Keys under the store's prefix whose rest is not a scope name (empty, not
+// UTF-8, with a NUL byte), and keys under other prefixes, are left out of a
+// listing.
 func TestListLeavesOutOtherKeys(t *testing.T) {
 	s, c := newMiniredis(t)
 	ctx := t.Context()
 	if _, ok, err := s.CompareAndSet(ctx, "a", scoped.Revision{}, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()}); !ok || err != nil {
 		t.Fatalf("CompareAndSet = %v, %v", ok, err)
 	}
-	for _, key := range []string{redisstore.DefaultPrefix + "{b", redisstore.DefaultPrefix + "c}", "other:{d}"} {
+	for _, key := range []string{redisstore.DefaultPrefix, redisstore.DefaultPrefix + "\xff", redisstore.DefaultPrefix + "c\x00", "other:d"} {
 		if err := c.Set(ctx, key, "x", 0).Err(); err != nil {
 			t.Fatal(err)
 		}

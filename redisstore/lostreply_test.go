@@ -222,3 +222,80 @@ func (p *replyDropper) pipe(client, server net.Conn) {
 		}
 	})
 }
+
+// The same for a transaction over two scopes: its casmany.lua is sent once
+// by go-redis, and the engine learns whether it was performed by sending it
+// again. It is applied exactly once, and the caller learns so or gets
+// scoped.ErrCommitUnknown, never an error saying it was not written.
+func TestLostReplyOfCompareAndSetMany(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	for _, tt := range []struct {
+		name       string
+		maxRetries int
+		rival      bool
+	}{
+		{"GoRedisRetries", 0, false},
+		{"GoRedisRetriesAfterRival", 0, true},
+		{"NoClientRetries", -1, false},
+		{"NoClientRetriesAfterRival", -1, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			prefix := testenv.UniqueName("scopedtest:") + ":"
+			sum := sha1.Sum([]byte(lua.CASMany()))
+			p := startReplyDropper(t, srv.Addr(), []byte(hex.EncodeToString(sum[:])))
+			c := redis.NewClient(&redis.Options{Addr: p.Addr(), MaxRetries: tt.maxRetries})
+			t.Cleanup(func() { c.Close() })
+			e := scoped.New(redisstore.New(c, redisstore.WithPrefix(prefix)))
+			direct := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+			t.Cleanup(func() { direct.Close() })
+			other := redisstore.New(direct, redisstore.WithPrefix(prefix))
+			names := []string{"{l}a", "{l}b"}
+			want := []int{2, 2}
+			if tt.rival {
+				want[0]++
+				p.onDrop = func() {
+					if _, err := scoped.Update(ctx, scoped.New(other), names[0], increment); err != nil {
+						t.Errorf("rival increment: %v", err)
+					}
+				}
+			}
+			both := func() error {
+				_, err := scoped.Transact(ctx, e, names, func(tx *scoped.Tx) (struct{}, error) {
+					for _, name := range names {
+						n, err := scoped.TxValue[int](tx, name)
+						if err != nil {
+							return struct{}{}, err
+						}
+						*n++
+					}
+					return struct{}{}, nil
+				})
+				return err
+			}
+			// The first loads casmany.lua into the server's cache.
+			if err := both(); err != nil {
+				t.Fatalf("first transaction: %v", err)
+			}
+			p.armed.Store(true)
+			err := both()
+			if p.dropped.Load() != 1 {
+				t.Fatalf("the proxy dropped %d replies, want 1", p.dropped.Load())
+			}
+			if err != nil && !errors.Is(err, scoped.ErrCommitUnknown) {
+				t.Errorf("the transaction with its reply lost failed with %v, which says it was not written; but the server ran it", err)
+			}
+			for i, name := range names {
+				rec, err := other.Load(ctx, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n, err := scoped.Read[int](ctx, scoped.New(other), name); err != nil || n != want[i] || rec.Version != uint64(want[i]) {
+					t.Errorf("%s = %d, %v at version %d; want %d", name, n, err, rec.Version, want[i])
+				}
+			}
+			t.Logf("transaction with its reply lost: %v", err)
+		})
+	}
+}

@@ -40,6 +40,11 @@ type pipeliner struct {
 	// in pipelines: see certaintyOf.
 	directSure, pipedSure certainty
 
+	// WithReplicas: a write is followed by WAIT replicas waitMillis on its
+	// connection, in the same round trip; none when replicas is 0.
+	replicas   int
+	waitMillis int64
+
 	mu      sync.Mutex
 	direct  int     // calls in flight on their own
 	flusher int     // flushing goroutines
@@ -53,9 +58,9 @@ type call struct {
 	keys   []string
 	args   []any
 	size   int           // argBytes of keys and args
-	done   chan struct{} // closed when reply and err are set
-	reply  []any
-	err    error
+	wait   bool          // a write, to be followed by WAIT
+	done   chan struct{} // closed when the result is set
+	result
 
 	batch *batch // guarded by pipeliner.mu: set when a flusher takes the call
 }
@@ -67,23 +72,36 @@ type batch struct {
 	cancel context.CancelFunc
 }
 
+// result is what one script call answered.
+type result struct {
+	reply []any
+	err   error
+	// unsynced, for a write followed by WAIT: nil if WAIT counted enough
+	// replicas, else a *ReplicationError. It says nothing of the script's
+	// own outcome.
+	unsynced error
+}
+
 // run calls script and returns its reply as a slice. An error that proves
-// the script was not run matches scoped.ErrNotApplied.
-func (p *pipeliner) run(ctx context.Context, script *script, keys []string, args ...any) ([]any, error) {
+// the script was not run matches scoped.ErrNotApplied. A call that writes
+// (wait) is followed by WAIT on the same connection when the Store waits
+// for replicas.
+func (p *pipeliner) run(ctx context.Context, script *script, wait bool, keys []string, args ...any) result {
 	if err := ctx.Err(); err != nil {
-		return nil, scoped.NotApplied(err)
+		return result{err: scoped.NotApplied(err)}
 	}
+	wait = wait && p.replicas > 0
 	p.mu.Lock()
 	if p.direct < p.maxDirect && p.flusher == 0 {
 		p.direct++
 		p.mu.Unlock()
-		reply, err := p.runDirect(ctx, script, keys, args)
+		res := p.runDirect(ctx, script, wait, keys, args)
 		p.mu.Lock()
 		p.direct--
 		p.mu.Unlock()
-		return reply, err
+		return res
 	}
-	c := &call{ctx: ctx, script: script, keys: keys, args: args, size: argBytes(keys, args), done: make(chan struct{})}
+	c := &call{ctx: ctx, script: script, keys: keys, args: args, size: argBytes(keys, args), wait: wait, done: make(chan struct{})}
 	p.queue = append(p.queue, c)
 	if p.flusher < p.maxFlush {
 		p.flusher++
@@ -93,24 +111,24 @@ func (p *pipeliner) run(ctx context.Context, script *script, keys []string, args
 
 	select {
 	case <-c.done:
-		return c.reply, c.err
+		return c.result
 	case <-ctx.Done():
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	select {
 	case <-c.done: // settled meanwhile: its outcome is known
-		return c.reply, c.err
+		return c.result
 	default:
 	}
 	if c.batch == nil { // still queued: never sent, and never will be
 		p.queue = slices.DeleteFunc(p.queue, func(q *call) bool { return q == c })
-		return nil, scoped.NotApplied(ctx.Err())
+		return result{err: scoped.NotApplied(ctx.Err())}
 	}
 	if c.batch.live--; c.batch.live == 0 {
 		c.batch.cancel()
 	}
-	return nil, ctx.Err() // its pipeline may have sent it
+	return result{err: ctx.Err()} // its pipeline may have sent it
 }
 
 // flush sends the queued calls, one pipeline after another, until the queue
@@ -158,26 +176,74 @@ func (p *pipeliner) take() int {
 	return n
 }
 
-// runDirect sends one call on its own: EVALSHA, then EVAL on NOSCRIPT.
-func (p *pipeliner) runDirect(ctx context.Context, script *script, keys []string, args []any) ([]any, error) {
-	cmd := script.command(ctx, false, keys, args)
-	if err := p.client.Process(ctx, cmd); isNoScript(err) {
-		cmd = script.command(ctx, true, keys, args)
-		p.client.Process(ctx, cmd)
+// runDirect sends one call on its own: EVALSHA, then EVAL on NOSCRIPT. With
+// wait, each is sent in a pipeline with a WAIT behind it.
+func (p *pipeliner) runDirect(ctx context.Context, script *script, wait bool, keys []string, args []any) result {
+	if !wait {
+		cmd := script.command(ctx, false, keys, args)
+		if err := p.client.Process(ctx, cmd); isNoScript(err) {
+			cmd = script.command(ctx, true, keys, args)
+			p.client.Process(ctx, cmd)
+		}
+		reply, err := cmd.Slice()
+		p.reloadAfter(ctx, err)
+		return result{reply: reply, err: p.directSure.mark(err)}
+	}
+	var (
+		cmd     scriptCmd
+		waitCmd *redis.IntCmd
+	)
+	for _, byBody := range []bool{false, true} {
+		cmd, waitCmd = script.command(ctx, byBody, keys, args), p.waitCommand(ctx)
+		pipe := p.client.Pipeline()
+		pipe.Process(ctx, cmd)
+		pipe.Process(ctx, waitCmd)
+		pipe.Exec(ctx) // each command carries its own error
+		if !isNoScript(cmd.Err()) {
+			break
+		}
 	}
 	reply, err := cmd.Slice()
-	p.reloadAfter(ctx, err)
-	return reply, p.directSure.mark(err)
+	return result{reply: reply, err: p.directSure.mark(err), unsynced: p.synced(waitCmd)}
+}
+
+// waitCommand returns the WAIT command that follows writes.
+func (p *pipeliner) waitCommand(ctx context.Context) *redis.IntCmd {
+	return redis.NewIntCmd(ctx, "wait", p.replicas, p.waitMillis)
+}
+
+// synced returns nil if WAIT answered at least the replicas asked for, else
+// a *ReplicationError.
+func (p *pipeliner) synced(cmd *redis.IntCmd) error {
+	n, err := cmd.Result()
+	if err == nil && n >= int64(p.replicas) {
+		return nil
+	}
+	return &ReplicationError{Want: p.replicas, Got: n, Err: err}
 }
 
 // send runs calls in one pipeline of EVALSHA, then the ones whose script the
-// server did not have in one pipeline of EVAL, and settles every call.
+// server did not have in one pipeline of EVAL, and settles every call. A
+// pipeline that holds writes to wait for ends with one WAIT: it follows every
+// write of the pipeline on the same connection (a *redis.Client sends a
+// pipeline on one connection), and so covers them all.
 func (p *pipeliner) send(ctx context.Context, calls []*call) {
 	cmds := make([]scriptCmd, len(calls))
+	waits := make([]*redis.IntCmd, len(calls))
 	pipe := p.client.Pipeline()
+	var waitCmd *redis.IntCmd
 	for i, c := range calls {
 		cmds[i] = c.script.command(c.ctx, false, c.keys, c.args)
 		pipe.Process(ctx, cmds[i])
+		if c.wait {
+			if waitCmd == nil {
+				waitCmd = p.waitCommand(ctx)
+			}
+			waits[i] = waitCmd
+		}
+	}
+	if waitCmd != nil {
+		pipe.Process(ctx, waitCmd)
 	}
 	pipe.Exec(ctx) // each command carries its own error
 
@@ -189,17 +255,30 @@ func (p *pipeliner) send(ctx context.Context, calls []*call) {
 	}
 	if len(again) > 0 {
 		pipe := p.client.Pipeline()
+		waitCmd = nil
 		for _, i := range again {
 			c := calls[i]
 			cmds[i] = c.script.command(c.ctx, true, c.keys, c.args)
 			pipe.Process(ctx, cmds[i])
+			if c.wait {
+				if waitCmd == nil {
+					waitCmd = p.waitCommand(ctx)
+				}
+				waits[i] = waitCmd
+			}
+		}
+		if waitCmd != nil {
+			pipe.Process(ctx, waitCmd)
 		}
 		pipe.Exec(ctx)
 	}
 	for i, c := range calls {
 		reply, err := cmds[i].Slice()
 		p.reloadAfter(ctx, err)
-		c.reply, c.err = reply, p.pipedSure.mark(err)
+		c.result = result{reply: reply, err: p.pipedSure.mark(err)}
+		if waits[i] != nil {
+			c.unsynced = p.synced(waits[i])
+		}
 		close(c.done)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -246,7 +245,7 @@ func TestHooksSeeCallersContext(t *testing.T) {
 			}
 			wg.Wait()
 			for _, v := range seen.get() {
-				if want := "{" + v.value + "}"; v.err != nil || !strings.HasSuffix(v.firstKey, want) {
+				if want := s.Key(v.value); v.err != nil || v.firstKey != want {
 					t.Errorf("a hook saw %+v; want the value of the caller of its first command, and a live context", v)
 				}
 			}

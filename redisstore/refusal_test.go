@@ -63,8 +63,12 @@ func TestRefusalReplies(t *testing.T) {
 				_, err1 := s.Load(ctx, "a")
 				_, _, err2 := s.CompareAndSet(ctx, "a", rev, scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()})
 				_, _, err3 := s.Delete(ctx, "a", rev)
-				for i, err := range []error{err1, err2, err3} {
-					what := []string{"Load", "CompareAndSet", "Delete"}[i]
+				_, _, err4 := s.CompareAndSetMany(ctx, []scoped.Change{
+					{Name: "a", Expected: rev, Action: scoped.ActionSet, Write: scoped.Write{Value: []byte("x"), Writer: scoped.NewToken()}},
+					{Name: "b", Action: scoped.ActionCheck},
+				})
+				for i, err := range []error{err1, err2, err3, err4} {
+					what := []string{"Load", "CompareAndSet", "Delete", "CompareAndSetMany"}[i]
 					if err == nil || !strings.Contains(err.Error(), tt.reply) {
 						t.Errorf("%s %s: %v; want the reply %q", mode.name, what, err, tt.reply)
 					}

@@ -31,8 +31,9 @@ func newScript(src string, once bool) *script {
 }
 
 var (
-	loadScript = newScript(lua.Load(), false)
-	casScript  = newScript(lua.CAS(), true)
+	loadScript    = newScript(lua.Load(), false)
+	casScript     = newScript(lua.CAS(), true)
+	casManyScript = newScript(lua.CASMany(), true)
 )
 
 // command returns the EVALSHA command of a call of s, or EVAL with byBody.

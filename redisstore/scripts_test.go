@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/scoped-go/scoped"
+	"github.com/scoped-go/scoped/lua"
 	"github.com/scoped-go/scoped/redisstore"
 )
 
@@ -196,6 +197,51 @@ func TestScriptsRefuseVersionsNotInDecimalForm(t *testing.T) {
 		_, ok, err := s.CompareAndSet(ctx, "a", scoped.Revision{Version: 1, Writer: tok}, scoped.Write{Value: []byte("y"), Writer: scoped.NewToken()})
 		if ok || !errors.As(err, &cv) || !errors.Is(err, scoped.ErrNotApplied) {
 			t.Fatalf("CompareAndSet over version %q = %v, %v; want a CorruptValueError, not applied", "01", ok, err)
+		}
+	})
+}
+
+// A copy of a write that finds its own record (cas.lua's ARGV[7]), and a
+// load asked to confirm a writer (load.lua's ARGV[1]), rewrite the record's
+// writer field for a WAIT behind them: the record and the replies stay
+// exactly as without the argument, and another writer's record is not
+// written.
+func TestScriptsRewriteOwnRecordForWait(t *testing.T) {
+	servers(t, func(t *testing.T, s *redisstore.Store, c redis.UniversalClient) {
+		ctx := t.Context()
+		key := s.Key("own")
+		mine, theirs := scoped.NewToken(), scoped.NewToken()
+		if err := c.HSet(ctx, key, "n", "3", "w", string(mine[:]), "v", "x", "e", "99999999999999").Err(); err != nil {
+			t.Fatal(err)
+		}
+		before, err := c.HGetAll(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []any{int64(0), "3", string(mine[:]), "x", "99999999999999"}
+		// The copy: expected version 2 by theirs, new version 3 by mine.
+		for _, argv7 := range []string{"", "1"} {
+			reply, err := c.Eval(ctx, lua.CAS(), []string{key}, "2", theirs[:], "3", mine[:], "y", "", argv7).Slice()
+			if err != nil || !slices.Equal(reply, want) {
+				t.Errorf("cas.lua copy with ARGV[7] %q = %v, %v; want %v", argv7, reply, err, want)
+			}
+		}
+		reply, err := c.Eval(ctx, lua.Load(), []string{key}, mine[:]).Slice()
+		if err != nil || !slices.Equal(reply, want[1:]) {
+			t.Errorf("load.lua confirming = %v, %v; want %v", reply, err, want[1:])
+		}
+		reply, err = c.Eval(ctx, lua.Load(), []string{key}, theirs[:]).Slice()
+		if err != nil || !slices.Equal(reply, want[1:]) {
+			t.Errorf("load.lua confirming another writer = %v, %v; want %v", reply, err, want[1:])
+		}
+		after, err := c.HGetAll(ctx, key).Result()
+		if err != nil || len(after) != len(before) {
+			t.Fatalf("record after = %v, %v; want %v", after, err, before)
+		}
+		for f, v := range before {
+			if after[f] != v {
+				t.Errorf("field %s = %q after, %q before", f, after[f], v)
+			}
 		}
 	})
 }

@@ -20,6 +20,12 @@ const DefaultPrefix = "scoped:"
 type Store struct {
 	prefix string
 	calls  pipeliner
+	// unsupported: WithReplicas on a client that cannot follow every
+	// write with WAIT on its connection (ErrReplicasUnsupported).
+	unsupported bool
+	// unconfirmed: with WithReplicas, creates whose outcome a Load decides
+	// (replicas.go).
+	unconfirmed unconfirmed
 }
 
 // Defaults of WithPipelining and WithPipelineBounds.
@@ -35,8 +41,13 @@ var _ scoped.Store = (*Store)(nil)
 // Option changes a setting of a Store.
 type Option func(*Store)
 
-// WithPrefix sets the prefix of every key, DefaultPrefix by default. A
-// prefix holding '{' changes which part of the key Redis Cluster hashes.
+// WithPrefix sets the prefix of every key, DefaultPrefix by default: a
+// scope's key is the prefix followed by its name. Redis Cluster hashes the
+// hash tag of the whole key (the text between its first '{' and the first
+// '}' after it, if not empty), so any '{' in the prefix takes precedence
+// over the names' braces: a prefix holding a hash tag ("{app}:") puts every
+// scope of the store in one slot. Keep '{' out of the prefix to let the
+// names choose their slots (see CompareAndSetMany).
 func WithPrefix(prefix string) Option {
 	return func(s *Store) { s.prefix = prefix }
 }
@@ -58,6 +69,40 @@ func WithPipelining(maxDirect, maxPipelines int) Option {
 // below 1 count as 1.
 func WithPipelineBounds(maxCalls, maxBytes int) Option {
 	return func(s *Store) { s.calls.maxCalls, s.calls.maxBytes = max(maxCalls, 1), max(maxBytes, 1) }
+}
+
+// WithReplicas makes every write wait for n replicas: each compare-and-set
+// and delete is followed, in the same round trip and on the same
+// connection, by WAIT n timeout (a pipeline of several writes ends with one
+// WAIT, which covers them all). A write that WAIT counts fewer than n
+// replicas for, within timeout, fails with a *ReplicationError (matching
+// ErrNotReplicated, not scoped.ErrNotApplied: the primary has it); the
+// engine then sends it again, and that copy waits too, so the caller gets
+// scoped.ErrCommitUnknown unless n replicas acknowledge it. (The copy that
+// finds its own record rewrites it, unchanged, before its WAIT: WAIT waits
+// for its connection's last write only. A create is looked for by a Load,
+// not sent again: a Load that finds a create of this Store whose WAIT
+// failed, in the last minute, rewrites and waits in the same way, in a
+// second round trip.) A
+// success then means that n replicas had the write when it was
+// acknowledged, so a failover that promotes one of them keeps it (Sentinel
+// promotes the replica with the most data). Other Loads do not wait, and
+// may return writes that no replica has yet, as any read of a primary may.
+// A refused write's WAIT is not looked at: the engine only retries on the
+// record it returns, and a retry against a record that a failover lost is
+// refused in turn.
+//
+// n of 0 or less turns waiting off. timeout is rounded up to a millisecond,
+// at least one (WAIT 0 would block without end); keep it below the client's
+// ReadTimeout (3 s by default), past which go-redis gives up on the reply
+// and the outcome is unknown. Only a *redis.Client (single node, or
+// redis.NewFailoverClient for Sentinel) can wait: with a Cluster or Ring
+// client every write fails with ErrReplicasUnsupported.
+func WithReplicas(n int, timeout time.Duration) Option {
+	return func(s *Store) {
+		s.calls.replicas = max(n, 0)
+		s.calls.waitMillis = max(int64((timeout+time.Millisecond-1)/time.Millisecond), 1)
+	}
 }
 
 // WithoutPipelining sends every call on its own.
@@ -82,17 +127,31 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 	for _, opt := range opts {
 		opt(s)
 	}
+	if _, single := client.(*redis.Client); s.calls.replicas > 0 && !single {
+		s.unsupported = true
+	}
 	return s
 }
 
-// Key returns the Redis key of the scope name.
+// Key returns the Redis key of the scope name: the store's prefix followed
+// by name. A hash tag in name ("{user42}:cart") is the key's hash tag, as
+// long as the prefix holds no '{'.
 func (s *Store) Key(name string) string {
-	return s.prefix + "{" + name + "}"
+	return s.prefix + name
 }
 
 // Load implements scoped.Store.
 func (s *Store) Load(ctx context.Context, name string) (scoped.Record, error) {
-	reply, err := s.calls.run(ctx, loadScript, []string{s.Key(name)})
+	res := s.calls.run(ctx, loadScript, false, []string{s.Key(name)})
+	rec, err := s.loaded(name, res.reply, res.err)
+	if err == nil && s.calls.replicas > 0 && rec.Exists() && s.unconfirmed.has(rec.Writer) {
+		return s.confirm(ctx, name, rec.Writer)
+	}
+	return rec, err
+}
+
+// loaded returns the record of load.lua's reply, or its error.
+func (s *Store) loaded(name string, reply []any, err error) (scoped.Record, error) {
 	if err != nil {
 		return scoped.Record{}, fmt.Errorf("redisstore: load: %w", err)
 	}
@@ -108,13 +167,8 @@ func (s *Store) Load(ctx context.Context, name string) (scoped.Record, error) {
 // CompareAndSet implements scoped.Store. A write with an expiry time sets
 // it on the key (PEXPIREAT) in the same script; one without clears it.
 func (s *Store) CompareAndSet(ctx context.Context, name string, expected scoped.Revision, next scoped.Write) (scoped.Record, bool, error) {
-	switch {
-	case len(next.Value) == 0:
-		return scoped.Record{}, false, errors.New("redisstore: compare-and-set of an empty value")
-	case next.Writer.IsZero():
-		return scoped.Record{}, false, errors.New("redisstore: compare-and-set by the zero writer token")
-	case expected.Version == math.MaxUint64:
-		return scoped.Record{}, false, fmt.Errorf("redisstore: scope %q: version %d cannot grow", name, expected.Version)
+	if err := checkWrite(name, expected, next); err != nil {
+		return scoped.Record{}, false, err
 	}
 	version := expected.Version + 1
 	expiry, expiresAt := expiryArg(next.ExpiresAt)
@@ -146,19 +200,33 @@ func (s *Store) Delete(ctx context.Context, name string, expected scoped.Revisio
 // cas runs cas.lua: it writes value (deletes the record if value is empty)
 // as version next by writer, expiring at expiry (cas.lua's ARGV[6]), if the
 // current revision is expected. It returns whether it did, or else the
-// current record.
+// current record. With WithReplicas, a write performed (or found performed:
+// the record is writer's) that too few replicas acknowledged is an error.
 func (s *Store) cas(ctx context.Context, name string, expected scoped.Revision, next string, writer, value []byte, expiry string) (bool, scoped.Record, error) {
-	var expectedWriter []byte
-	if !expected.Writer.IsZero() {
-		expectedWriter = expected.Writer[:]
-	}
 	op := "compare-and-set"
 	if len(value) == 0 {
 		op = "delete"
 	}
-	reply, err := s.calls.run(ctx, casScript, []string{s.Key(name)},
-		strconv.FormatUint(expected.Version, 10), expectedWriter, next, writer, value, expiry)
+	if s.unsupported {
+		return false, scoped.Record{}, fmt.Errorf("redisstore: %s: %w", op, scoped.NotApplied(ErrReplicasUnsupported))
+	}
+	var expectedWriter []byte
+	if !expected.Writer.IsZero() {
+		expectedWriter = expected.Writer[:]
+	}
+	args := []any{strconv.FormatUint(expected.Version, 10), expectedWriter, next, writer, value, expiry}
+	if s.calls.replicas > 0 {
+		args = append(args, "1") // a copy that finds its own record writes, for WAIT
+	}
+	res := s.calls.run(ctx, casScript, true, []string{s.Key(name)}, args...)
+	reply, err := res.reply, res.err
+	if err == nil && res.unsynced != nil && len(reply) == 1 && reply[0] == int64(1) {
+		err = res.unsynced // performed, not acknowledged
+	}
 	if err != nil {
+		if s.calls.replicas > 0 && expected.IsZero() && len(writer) == scoped.TokenSize && !errors.Is(err, scoped.ErrNotApplied) {
+			s.unconfirmed.add(scoped.Token(writer)) // a create a Load will look for
+		}
 		return false, scoped.Record{}, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	if what, ok := foreign(reply); ok {
@@ -172,9 +240,14 @@ func (s *Store) cas(ctx context.Context, name string, expected scoped.Revision, 
 	case len(reply) == 5 && reply[0] == int64(0):
 		rec, err := parseRecord(name, reply[1:])
 		if err != nil {
-			err = scoped.NotApplied(err) // a conflict: nothing was written
+			return false, rec, scoped.NotApplied(err) // a conflict: nothing was written
 		}
-		return false, rec, err
+		if res.unsynced != nil && len(writer) == scoped.TokenSize && rec.Writer == scoped.Token(writer) {
+			// This very write, found by a copy of it: the engine would
+			// take the record as committed.
+			return false, scoped.Record{}, fmt.Errorf("redisstore: %s: %w", op, res.unsynced)
+		}
+		return false, rec, nil
 	}
 	return false, scoped.Record{}, fmt.Errorf("redisstore: %s: unexpected reply %v", op, reply)
 }

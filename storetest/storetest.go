@@ -75,6 +75,9 @@ func Run(t *testing.T, h Harness) {
 		{"ListStops", plain(testListStops)},
 		{"ListCancelled", plain(testListCancelled)},
 		{"EngineList", plain(testEngineList)},
+		{"ManyApplies", testManyApplies},
+		{"ManyAllOrNothing", testManyAllOrNothing},
+		{"EngineBank", plain(testEngineBank)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -91,7 +91,7 @@ var backends = []backend{
 		c := testenv.Redis(t) // skips the test if the server does not answer
 		return "redis://" + testenv.RedisAddr() + "/0", func(prefix string) []string {
 			var keys []string
-			it := c.Scan(context.Background(), 0, redisstore.DefaultPrefix+"{"+prefix+"*", 1000).Iterator()
+			it := c.Scan(context.Background(), 0, redisstore.DefaultPrefix+prefix+"*", 1000).Iterator()
 			for it.Next(context.Background()) {
 				keys = append(keys, it.Val())
 			}

@@ -13,7 +13,8 @@
 // # Layout
 //
 // The directory holds one record file per scope that has a record, the lock
-// directory, and nothing else for long:
+// directory, the journal directory (empty between calls), and nothing else
+// for long:
 //
 //	NAME.rec     the scope's record: its full name, its version, the writer
 //	             token of that version, its expiry time (milliseconds since
@@ -22,6 +23,9 @@
 //	NAME.tmp     the record being written, renamed over NAME.rec when done
 //	.locks/00 … .locks/ff
 //	             256 empty lock files, shared by all scopes
+//	.journal/XX  the journal of a CompareAndSetMany that writes several
+//	             files, while it runs (see Several scopes at once); the
+//	             directory is made by the first such call
 //
 // NAME, the scope's file base, is the scope name with every byte other than
 // a-z, 0-9, '-' and '_' written as %XX, or, when that would exceed 200 bytes,
@@ -32,14 +36,16 @@
 // A delete removes NAME.rec: nothing of a deleted scope stays, and a scope
 // that is written again starts again at version 1. A scope that was never
 // written has no file, even after a refused write or a delete. What the
-// directory holds is therefore its records and the 256 lock files, made by
-// Open: it does not grow with the number of scopes ever written or deleted.
+// directory holds is therefore its records, the 256 lock files, made by
+// Open, and the journal directory: it does not grow with the number of scopes ever written or deleted.
 //
 // The lock file of a scope is .locks/XX, where XX is, in two lower-case hex
 // digits, the first two bytes of the SHA-256 of the file base NAME, read as
 // a big-endian number, modulo 256. The number of lock files and this hash
 // are part of the format: every process sharing a directory must use the
-// same. A process of version 1 of this package, which locked a NAME.lock
+// same. A process of a version of this package without CompareAndSetMany
+// knows nothing of journals, and must not share a directory with one that
+// calls it. A process of version 1 of this package, which locked a NAME.lock
 // file per scope, must not share a directory with this one. Its NAME.lock
 // files are no longer used and may be removed once it has stopped, and its
 // tombstones (records without a value, which it kept for deleted scopes)
@@ -53,7 +59,8 @@
 //
 // # Concurrency
 //
-// A reader opens and reads the record file, without a lock. A writer takes an
+// A reader opens and reads the record file, without a lock (once no journal
+// names its stripe: see Several scopes at once). A writer takes an
 // exclusive flock(2) on the scope's lock file, reads the current record,
 // compares its revision (version and writer) with the one expected, and
 // writes the new record to NAME.tmp and renames it over NAME.rec, or removes
@@ -68,6 +75,50 @@
 // parallelism that a lock per scope would give, more than a disk's fsyncs
 // usually have. A fixed set keeps what the directory holds from growing with
 // the scopes, as a lock file per scope would.
+//
+// # Several scopes at once
+//
+// CompareAndSetMany takes the lock files of the stripes of all its scopes,
+// each once even when scopes share it, in ascending order of stripe, which
+// every caller follows, so that two calls never wait for each other in a
+// cycle. Under the locks it reads every record and compares every revision;
+// if one is not as expected it writes nothing. A call that changes a single
+// file (the others only checked, or deletes of scopes without a record)
+// then writes as CompareAndSet or Delete does. A call that changes several
+// files writes every new record to its NAME.tmp and fsyncs it; fsyncs the
+// directory; writes its journal, .journal/XX, which names every rename of
+// a NAME.tmp over its NAME.rec and every removal of a NAME.rec, and fsyncs
+// it and .journal; renames and removes; fsyncs the directory once; and
+// removes the journal and fsyncs .journal, before it releases the locks.
+// Such a call costs three fsyncs of directories and one of a file more
+// than a single write.
+//
+// XX, the name of a journal, is the lowest stripe of its scopes: only the
+// holder of that lock writes it. A journal that names a stripe whose lock a
+// writer holds is therefore no running call's: its writer died, or failed
+// after writing it. Whoever takes a stripe's lock (a write, a delete, a
+// sweep, Open) first reads the journals, and finishes every one that names
+// the stripe: having taken the locks of all its stripes (releasing its own
+// and taking them all again in ascending order, if need be), it renames the
+// temporary files still there, removes the record files still there,
+// fsyncs the directory and removes the journal. While a journal exists no
+// other write touches its scopes, so the temporary files it names are its
+// own, fsynced before it was written: rolling forward is always possible,
+// and finishing a journal twice does nothing more. A journal that cannot be
+// decoded is one being written, or cut short by a crash before any rename:
+// the next holder of the stripe it is named after removes it.
+//
+// A Load first reads the journals too, which costs it a read of the
+// .journal directory, empty between calls, besides that of the record file
+// (a failed open if no call ever needed a journal): if one names the
+// scope's stripe it takes that lock, which waits for a running call or
+// finishes a dead one's, and releases it before reading. Once a Load
+// returned a record of a call of several scopes, a Load of any of its
+// scopes that begins afterwards returns the call's record or a later one,
+// also after a crash. List and Sweep read without the locks: while a call
+// runs, or after its writer died until the next writer of one of its
+// stripes, a Load of one of its scopes or Open finishes it, List may list
+// some of its scopes as they will be and others as they were.
 //
 // # Expiry
 //
@@ -113,7 +164,10 @@
 // removed and the directory fsynced. A commit whose call returned is
 // therefore on disk, even after a power failure, and a process killed at any
 // point, even with SIGKILL, leaves every scope at its old or its new
-// revision. Open fsyncs the parent of every directory it creates; lock files
+// revision. A CompareAndSetMany killed after its journal was written is
+// finished by the next writer of one of its stripes, a Load of one of its
+// scopes, or Open: it leaves all its scopes at their new revisions, or, if
+// killed before, all at their old ones. Open fsyncs the parent of every directory it creates; lock files
 // need no fsync, as they matter only while processes run. Reads fsync
 // nothing.
 //
@@ -122,8 +176,10 @@
 // and the file, by reads and writes alike: it is never overwritten. Removing
 // the file resets the scope to no record.
 //
-// Open removes the NAME.tmp files that a crash left behind, but for those
-// whose lock a writer holds; a delete removes the scope's too.
+// Open finishes the journals that crashes left, but for those with a
+// stripe whose lock a writer holds, and then removes the NAME.tmp files
+// that a crash left behind, but for those whose lock a writer holds; a
+// delete removes the scope's too.
 //
 // # Errors
 //
@@ -137,7 +193,12 @@
 // were. Once a write holds its lock it runs to its end, whatever its
 // context. Any error after the rename or removal, such as a failed fsync of
 // the directory, is a plain error: the write is visible, and may not survive
-// a crash. Every error of Load and List matches scoped.ErrNotApplied, as
+// a crash. A CompareAndSetMany of several files is classified the same way,
+// its journal in place of the rename: an error before the journal is
+// written (its temporary files then removed) matches scoped.ErrNotApplied;
+// one after it is a plain error, and the journal stays, for the next holder
+// of one of its locks to finish. An error while finishing another call's
+// journal fails, unperformed, the write that took the lock. Every error of Load and List matches scoped.ErrNotApplied, as
 // they perform nothing. An error of Sweep is that of the removal it stopped
 // at, classified as a delete's, and the records it removed before it are
 // counted.

@@ -17,6 +17,7 @@ const probePrefix = ".open-"
 // Open returns a Store over the directory dir, creating it if it is missing,
 // configured by opts. It fails if the directory cannot be created, is not writable, or its file
 // system has no working flock. It creates the lock files that are missing,
+// finishes the journals of CompareAndSetMany calls that a crash cut short,
 // and removes the temporary files that a crash left behind.
 func Open(dir string, opts ...Option) (*Store, error) {
 	if dir == "" {
@@ -125,14 +126,32 @@ func makeLocks(dir string) error {
 	return nil
 }
 
-// removeLeftovers removes the files that crashes left behind: a scope's NAME.tmp if
-// its stripe's lock is free, and the probe files of Opens.
+// removeLeftovers finishes the journals that crashes left, and removes
+// the files that crashes left behind: a scope's NAME.tmp if its stripe's
+// lock is free, and the probe files of Opens.
+//
+// A journal is named after a stripe that it names: taking that stripe's
+// lock, if it is free, finishes the journal (see takeStripes), or removes
+// it if it was cut short before any of its steps. A journal whose stripes
+// are busy is left to the writer that holds them.
 //
 // A writer creates its temporary file and renames or removes it while
 // holding its stripe's lock, so a temporary file found while holding that
-// lock is no write's: a crash left it. A temporary file whose stripe is busy
-// is left for a later Open; a commit of its scope replaces it before then.
+// lock, once the journals naming the stripe are finished, is no write's: a
+// crash left it. A temporary file whose stripe is busy is left for a later
+// Open; a commit of its scope replaces it before then.
 func (s *Store) removeLeftovers() error {
+	journals, err := s.journalNames()
+	if err != nil {
+		return err
+	}
+	for _, name := range journals {
+		if i, ok := journalStripe(name); ok {
+			if err := s.removeLeftoversOf(i, nil); err != nil {
+				return err
+			}
+		}
+	}
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return err
@@ -158,10 +177,11 @@ func (s *Store) removeLeftovers() error {
 	return nil
 }
 
-// removeLeftoversOf removes the temporary files of bases, all of stripe i, unless
-// a writer holds the stripe's lock.
+// removeLeftoversOf removes the temporary files of bases, all of stripe i,
+// unless a writer holds the stripe's lock, after finishing the journals
+// naming the stripe.
 func (s *Store) removeLeftoversOf(i int, bases []string) error {
-	l, err := tryLock(s.lockPath(i))
+	l, err := s.tryLockStripes([]int{i})
 	if err != nil || l == nil {
 		return err
 	}

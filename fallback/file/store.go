@@ -44,13 +44,20 @@ var (
 )
 
 // Load implements scoped.Store: it reads the scope's record file, without
-// taking a lock. A record expired by the store's clock is no record. A Load
-// changes nothing, so every error it returns matches scoped.ErrNotApplied.
+// taking a lock, unless a journal of CompareAndSetMany names the scope's
+// stripe: it then waits for the stripe's lock, which finishes the journal,
+// before it reads. A record expired by the store's clock is no record. A
+// Load changes nothing of its own, so every error it returns matches
+// scoped.ErrNotApplied.
 func (s *Store) Load(ctx context.Context, name string) (scoped.Record, error) {
 	if err := check(ctx, name); err != nil {
 		return scoped.Record{}, err
 	}
-	rec, err := s.read(name, fileBase(name))
+	base := fileBase(name)
+	if err := s.settle(ctx, stripe(base)); err != nil {
+		return scoped.Record{}, scoped.NotApplied(err)
+	}
+	rec, err := s.read(name, base)
 	if err != nil {
 		return scoped.Record{}, scoped.NotApplied(err)
 	}
@@ -113,9 +120,10 @@ func (s *Store) read(name, base string) (scoped.Record, error) {
 
 // commit stores next (a nil value: removes the record) as version
 // expected.Version+1, if the current revision is expected, under the lock of
-// the scope's stripe. A record expired by the store's clock is no record: a
-// write expecting none replaces its file, and a delete expecting none leaves
-// it to Sweep.
+// the scope's stripe, taken after finishing any journal that a crash left
+// naming the stripe (see takeStripes). A record expired by the store's clock
+// is no record: a write expecting none replaces its file, and a delete
+// expecting none leaves it to Sweep.
 //
 // Every error returned before the record file is renamed or removed matches
 // scoped.ErrNotApplied: nothing was written, and a write that gave up
@@ -128,7 +136,7 @@ func (s *Store) commit(ctx context.Context, name string, expected scoped.Revisio
 		return scoped.Record{}, false, err
 	}
 	base := fileBase(name)
-	l, err := lock(ctx, s.lockPath(stripe(base)))
+	l, err := s.lockStripes(ctx, []int{stripe(base)})
 	if err != nil {
 		return scoped.Record{}, false, scoped.NotApplied(fmt.Errorf("file: lock: %w", err))
 	}
@@ -204,6 +212,25 @@ func (s *Store) removeRecord(base string) error {
 	if err := s.syncDir(s.dir); err != nil {
 		return fmt.Errorf("file: the record is removed, but may come back after a crash: %w", err)
 	}
+	return nil
+}
+
+// settle waits until no journal names stripe i: if one does, it takes the
+// stripe's lock, which finishes a journal left by a crash, or waits for the
+// call writing it, and releases it.
+func (s *Store) settle(ctx context.Context, i int) error {
+	pending, err := s.pendingFor(i)
+	if err != nil {
+		return fmt.Errorf("file: journal: %w", err)
+	}
+	if !pending {
+		return nil
+	}
+	h, err := s.lockStripes(ctx, []int{i})
+	if err != nil {
+		return fmt.Errorf("file: lock: %w", err)
+	}
+	h.unlock()
 	return nil
 }
 

@@ -57,7 +57,7 @@ func (s *Store) Sweep(ctx context.Context, limit int) (int, error) {
 // is base, under the lock of its stripe, if it holds a record expired by
 // now. It reports whether it removed it.
 func (s *Store) removeExpired(ctx context.Context, name, base string, now time.Time) (bool, error) {
-	l, err := lock(ctx, s.lockPath(stripe(base)))
+	l, err := s.lockStripes(ctx, []int{stripe(base)})
 	if err != nil {
 		return false, scoped.NotApplied(fmt.Errorf("file: lock: %w", err))
 	}

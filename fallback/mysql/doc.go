@@ -1,7 +1,8 @@
 // Package mysql is the MySQL and MariaDB backend of scoped: every scope that
 // has a record is one row of a table, read by one prepared SELECT and
 // written by one prepared INSERT (a scope's first write), UPDATE or DELETE,
-// so that a load, or a write that succeeds, is one round trip. The store
+// so that a load, or a write that succeeds, is one round trip; a write of
+// several scopes at once (CompareAndSetMany) is one transaction. The store
 // also lists scopes by name prefix (List) and removes expired records
 // (Sweep).
 //
@@ -53,6 +54,38 @@
 // the refused statement and a SELECT of the current record. The first call
 // on a pool connection prepares the statement there, one more round trip,
 // once. A page of List, and a Sweep, is one statement.
+//
+// # Several scopes at once
+//
+// CompareAndSetMany is one transaction at REPEATABLE READ: SELECT ... FOR
+// UPDATE of every row in name order, whatever the order of the changes, so
+// that two calls over the same rows lock them in the same order; an
+// expired row is locked but counts as none. A locking read reads the
+// latest committed row, and at REPEATABLE READ it also locks the gap where
+// an absent row would be, so that no other transaction creates it until
+// this one ends: at READ COMMITTED it would lock nothing there, and two
+// calls, each checking that a scope has no record and creating the other,
+// could both succeed. The store reads the level of the pool's sessions
+// once; if it is not REPEATABLE READ or SERIALIZABLE, each transaction
+// sets REPEATABLE READ, one more round trip. If any revision, version or
+// writer, is not the one expected, ROLLBACK, and the current records
+// return. Otherwise one INSERT ... ON DUPLICATE KEY UPDATE writes every
+// scope set (a row that exists, live or expired, is replaced; an absent
+// one is inserted), one DELETE removes every scope deleted, and COMMIT.
+// Two calls creating the same scope both lock its gap, and then deadlock
+// on their INSERTs: the server rolls one back (not applied, and the engine
+// tries again), and the other goes on.
+//
+// A call that writes is 3 round trips (BEGIN, SELECT, COMMIT) and one per
+// kind of write it makes (sets, deletes): 4 or 5; a refused one is 3
+// (BEGIN, SELECT, ROLLBACK). A call that writes nothing (only checks, and
+// deletes of scopes expected to have no record) is one SELECT, which reads
+// every row from one snapshot, and no transaction. The statements, whose
+// text depends on the number of scopes, are prepared on first use for up
+// to 32 scopes, and sent unprepared over that (one more round trip each).
+// Every failure before COMMIT is sent is not applied: the transaction is
+// rolled back, by ROLLBACK, or by the server when the connection closes.
+// A COMMIT without a reply is an unknown outcome.
 //
 // Values are limited to the server's max_allowed_packet less 1 KiB (read
 // once per Store), and to WithMaxValueSize if set; a bigger value fails with
@@ -110,7 +143,9 @@
 //     server or session (ER_OPTION_PREVENTS_STATEMENT,
 //     ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION, ER_READ_ONLY_MODE);
 //   - the write was refused, another writer having committed first, and
-//     the read of the current record that follows failed.
+//     the read of the current record that follows failed;
+//   - a CompareAndSetMany failed before its COMMIT was sent, and its
+//     transaction is rolled back (see above).
 //
 // Any other failure may follow a statement that reached the server, and
 // may have been performed or still be: a lost connection, a read timeout,

@@ -77,3 +77,47 @@ func TestServerValueLimit(t *testing.T) {
 		t.Fatalf("Load of the value at the limit: %d bytes, %v; want %d bytes back", len(rec.Value), err, limit)
 	}
 }
+
+// CompareAndSetMany checks every value against the limits before sending
+// anything, and two values at the server's limit, more than one packet
+// together, are written in one call and read back whole.
+func TestManyValueLimit(t *testing.T) {
+	s := closedStore(t, mysql.WithMaxValueSize(10))
+	_, _, err := s.CompareAndSetMany(t.Context(), []scoped.Change{
+		{Name: "a", Action: scoped.ActionSet, Write: scoped.Write{Value: make([]byte, 10), Writer: scoped.NewToken()}},
+		{Name: "b", Action: scoped.ActionSet, Write: scoped.Write{Value: make([]byte, 11), Writer: scoped.NewToken()}},
+	})
+	var tooLarge *scoped.ValueTooLargeError
+	if !errors.As(err, &tooLarge) || !errors.Is(err, scoped.ErrNotApplied) ||
+		*tooLarge != (scoped.ValueTooLargeError{Scope: "b", Size: 11, Limit: 10}) {
+		t.Fatalf("CompareAndSetMany with 11 bytes over a limit of 10: %v; want a ValueTooLargeError, not applied", err)
+	}
+
+	db := testenv.MySQL(t)
+	bound(db)
+	var maxPacket int
+	if err := db.QueryRowContext(t.Context(), "SELECT @@max_allowed_packet").Scan(&maxPacket); err != nil {
+		t.Fatal(err)
+	}
+	if maxPacket > 64<<20 {
+		t.Skipf("max_allowed_packet is %d bytes: a value at the limit is too big for a test", maxPacket)
+	}
+	store, _ := newStoreOn(t, db)
+	limit := maxPacket - packetOverhead
+	changes := []scoped.Change{
+		{Name: "a", Action: scoped.ActionSet, Write: scoped.Write{Value: bytes.Repeat([]byte{'a'}, limit), Writer: scoped.NewToken()}},
+		{Name: "b", Action: scoped.ActionSet, Write: scoped.Write{Value: bytes.Repeat([]byte{'b'}, limit+1), Writer: scoped.NewToken()}},
+	}
+	if _, _, err := store.CompareAndSetMany(t.Context(), changes); !errors.As(err, &tooLarge) || tooLarge.Scope != "b" || tooLarge.Limit != limit {
+		t.Fatalf("CompareAndSetMany with %d bytes: %v; want a ValueTooLargeError with limit %d", limit+1, err, limit)
+	}
+	changes[1].Write.Value = changes[1].Write.Value[:limit]
+	if _, ok, err := store.CompareAndSetMany(t.Context(), changes); err != nil || !ok {
+		t.Fatalf("CompareAndSetMany of two values at the limit: %v, %v", ok, err)
+	}
+	for _, c := range changes {
+		if rec, err := store.Load(t.Context(), c.Name); err != nil || !bytes.Equal(rec.Value, c.Write.Value) {
+			t.Fatalf("Load(%q): %d bytes, %v; want %d bytes back", c.Name, len(rec.Value), err, limit)
+		}
+	}
+}

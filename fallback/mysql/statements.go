@@ -40,6 +40,13 @@ type statements struct {
 	valueLimit                                int              // the largest value the server takes, in bytes
 	table                                     string           // quoted, for messages
 	now                                       func() time.Time // the store's clock
+	db                                        *sql.DB
+	manyLevel                                 sql.IsolationLevel // of CompareAndSetMany's transactions
+
+	// sized are the statements of CompareAndSetMany, whose text depends on
+	// the number of scopes, prepared on first use; see sized.
+	sizedMu sync.Mutex
+	bySize  map[string]*sql.Stmt
 
 	// inUse is held for reading by every call while it runs statements,
 	// and for writing by Close while it sets closed: a call either runs on
@@ -104,7 +111,11 @@ func (s *Store) prepare(ctx context.Context) (*statements, error) {
 	if !autocommit {
 		return nil, errors.New("scoped/mysql: the pool's sessions have autocommit off: every statement of the store must commit on its own")
 	}
-	st := &statements{valueLimit: maxPacket - packetOverhead, table: s.table, now: s.now}
+	level, err := s.manyIsolation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := &statements{valueLimit: maxPacket - packetOverhead, table: s.table, now: s.now, db: s.db, manyLevel: level, bySize: map[string]*sql.Stmt{}}
 	queries := []struct {
 		stmt  **sql.Stmt
 		query string
@@ -144,6 +155,38 @@ func (s *Store) prepare(ctx context.Context) (*statements, error) {
 	return st, nil
 }
 
+// manyIsolation reads the isolation level of the pool's sessions and
+// returns the level of CompareAndSetMany's transactions: the sessions' own
+// (sql.LevelDefault, nothing to set) if it is REPEATABLE READ or
+// SERIALIZABLE, and REPEATABLE READ otherwise. At those levels, InnoDB's
+// SELECT ... FOR UPDATE of a row that does not exist locks the gap where
+// it would be, and no other transaction can insert it until this one
+// ends; at READ COMMITTED it locks nothing, and two calls could each rely
+// on the absence of a row that the other creates. The variable is
+// transaction_isolation on MySQL 8 and MariaDB 11.1, tx_isolation on
+// earlier MariaDB.
+func (s *Store) manyIsolation(ctx context.Context) (sql.IsolationLevel, error) {
+	rows, err := s.db.QueryContext(ctx, "SHOW VARIABLES WHERE `Variable_name` IN ('transaction_isolation', 'tx_isolation')")
+	if err != nil {
+		return 0, fmt.Errorf("scoped/mysql: read the sessions' isolation level: %w", err)
+	}
+	defer rows.Close()
+	level := ""
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name, &level); err != nil {
+			return 0, fmt.Errorf("scoped/mysql: read the sessions' isolation level: %w", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("scoped/mysql: read the sessions' isolation level: %w", err)
+	}
+	if level == "REPEATABLE-READ" || level == "SERIALIZABLE" {
+		return sql.LevelDefault, nil
+	}
+	return sql.LevelRepeatableRead, nil
+}
+
 // close closes the statements that were prepared.
 func (st *statements) close() error {
 	var errs []error
@@ -152,5 +195,78 @@ func (st *statements) close() error {
 			errs = append(errs, stmt.Close())
 		}
 	}
+	st.sizedMu.Lock()
+	defer st.sizedMu.Unlock()
+	for _, stmt := range st.bySize {
+		errs = append(errs, stmt.Close())
+	}
 	return errors.Join(errs...)
+}
+
+// maxSized is the largest number of scopes whose CompareAndSetMany
+// statements are kept prepared: at most 4 statements for each number up
+// to it, on every pool connection that runs them, well below the server's
+// max_prepared_stmt_count. A call over more scopes sends its statements
+// unprepared (database/sql then prepares, runs and closes each: one more
+// round trip per statement).
+const maxSized = 32
+
+// sizedStmt is a statement of CompareAndSetMany, whose text depends on the
+// number of scopes: prepared for the store, or not (stmt nil).
+type sizedStmt struct {
+	text string
+	stmt *sql.Stmt
+}
+
+// sized returns query, a statement over n scopes. For n up to maxSized it
+// is prepared once for the store and kept; database/sql prepares it again,
+// once, on each connection that runs it. It prepares on a connection of the
+// pool of its own, so the caller must not hold one in a transaction: the
+// pool could have none left to give.
+func (st *statements) sized(ctx context.Context, query string, n int) (sizedStmt, error) {
+	if n > maxSized {
+		return sizedStmt{text: query}, nil
+	}
+	st.sizedMu.Lock()
+	stmt := st.bySize[query]
+	st.sizedMu.Unlock()
+	if stmt != nil {
+		return sizedStmt{query, stmt}, nil
+	}
+	prepared, err := st.db.PrepareContext(ctx, query)
+	if err != nil {
+		return sizedStmt{}, err
+	}
+	st.sizedMu.Lock()
+	defer st.sizedMu.Unlock()
+	if stmt = st.bySize[query]; stmt != nil {
+		prepared.Close() // another call prepared it meanwhile
+		return sizedStmt{query, stmt}, nil
+	}
+	st.bySize[query] = prepared
+	return sizedStmt{query, prepared}, nil
+}
+
+// queryTx runs the statement in tx, on tx's connection.
+func (s sizedStmt) queryTx(ctx context.Context, tx *sql.Tx, args ...any) (*sql.Rows, error) {
+	if s.stmt == nil {
+		return tx.QueryContext(ctx, s.text, args...)
+	}
+	return tx.StmtContext(ctx, s.stmt).QueryContext(ctx, args...)
+}
+
+// execTx runs the statement in tx, on tx's connection.
+func (s sizedStmt) execTx(ctx context.Context, tx *sql.Tx, args ...any) (sql.Result, error) {
+	if s.stmt == nil {
+		return tx.ExecContext(ctx, s.text, args...)
+	}
+	return tx.StmtContext(ctx, s.stmt).ExecContext(ctx, args...)
+}
+
+// query runs the statement on its own, on a connection of the pool.
+func (s sizedStmt) query(ctx context.Context, db *sql.DB, args ...any) (*sql.Rows, error) {
+	if s.stmt == nil {
+		return db.QueryContext(ctx, s.text, args...)
+	}
+	return s.stmt.QueryContext(ctx, args...)
 }

@@ -290,25 +290,32 @@ func (st *statements) refused(ctx context.Context, name string) (scoped.Record, 
 // expired by now, is the zero Record.
 func (st *statements) read(ctx context.Context, name string, now int64) (scoped.Record, error) {
 	var (
-		rec     scoped.Record
+		version uint64
 		writer  []byte
+		value   []byte
 		expires sql.NullInt64
 	)
-	err := st.load.QueryRowContext(ctx, name, now).Scan(&rec.Version, &writer, &rec.Value, &expires)
+	err := st.load.QueryRowContext(ctx, name, now).Scan(&version, &writer, &value, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return scoped.Record{}, nil
 	}
 	if err != nil {
 		return scoped.Record{}, err
 	}
-	if rec.Value == nil {
+	return st.record(name, version, writer, value, expires)
+}
+
+// record checks the columns of a row of name and returns its record.
+func (st *statements) record(name string, version uint64, writer, value []byte, expires sql.NullInt64) (scoped.Record, error) {
+	if value == nil {
 		return scoped.Record{}, fmt.Errorf("scoped/mysql: scope %q has a row with a NULL value, a deleted scope as earlier versions of this package kept it: "+
 			"remove such rows (DELETE FROM %s WHERE `value` IS NULL) once no older version uses the table", name, st.table)
 	}
-	if len(writer) != scoped.TokenSize || rec.Version == 0 {
+	if len(writer) != scoped.TokenSize || version == 0 {
 		return scoped.Record{}, &scoped.CorruptValueError{Scope: name,
-			Err: fmt.Errorf("row at version %d with a writer of %d bytes", rec.Version, len(writer))}
+			Err: fmt.Errorf("row at version %d with a writer of %d bytes", version, len(writer))}
 	}
+	rec := scoped.Record{Value: value, Version: version}
 	copy(rec.Writer[:], writer)
 	if expires.Valid {
 		rec.ExpiresAt = time.UnixMilli(expires.Int64)

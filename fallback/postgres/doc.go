@@ -1,8 +1,9 @@
 // Package postgres is the PostgreSQL backend of scoped: every scope that has
 // a record is one row of a table, read by one SELECT and written by one
 // statement that either applies the write or answers the current record, so
-// that every call, refused writes included, is one round trip. The store
-// also lists scopes by name prefix (List) and removes expired records
+// that every call, refused writes included, is one round trip, but
+// CompareAndSetMany, a transaction of two (see Several scopes at once). The
+// store also lists scopes by name prefix (List) and removes expired records
 // (Sweep).
 //
 // The caller opens and owns the pool (github.com/jackc/pgx/v5/pgxpool), and
@@ -138,6 +139,41 @@
 // serialization_failure instead, which is not applied: the engine tries
 // again.
 //
+// # Several scopes at once
+//
+// CompareAndSetMany is one transaction, at the session's isolation level,
+// in two round trips. The first pipelines BEGIN, a transaction-level
+// advisory lock (pg_advisory_xact_lock) on the hash of every name, in the
+// order of the hashes, and a SELECT ... WHERE name = ANY($1) ORDER BY name
+// FOR UPDATE. FOR UPDATE locks only the rows that exist: the advisory
+// locks keep two calls over a common scope from running at once, so that
+// two calls, each checking that a scope has no record and creating the
+// other, cannot both succeed. They take the bigint key space of advisory
+// locks (the hash of the name, seeded with the table's): a program that
+// takes advisory locks of its own on the same database may, rarely, wait
+// for one of these. Calls taking their locks in one order, and rows in
+// name order, never deadlock each other (a deadlock the server still
+// reports, deadlock_detected, rolls the transaction back: not applied). The locking read returns each row's latest committed version
+// under READ COMMITTED; under REPEATABLE READ or SERIALIZABLE a row changed
+// since the snapshot fails it with serialization_failure (not applied). An
+// expired row is locked but counts as none. If any revision, version or
+// writer, is not the one expected, ROLLBACK, and the current records
+// return. Otherwise the second round trip pipelines an UPDATE of every
+// scope set whose row exists (live or expired, and locked), an INSERT of
+// every other, one DELETE of the scopes deleted, and COMMIT. A row absent
+// when locked may be inserted before the INSERT by a CompareAndSet, which
+// takes no advisory lock (it touches one row, and needs none):
+// the INSERT fails with unique_violation, which aborts the transaction
+// (COMMIT, after an error, commits nothing); that is a conflict: ROLLBACK
+// and a SELECT of the current records, pipelined, one more round trip. A
+// refused call is two round trips (the first, and ROLLBACK), and a call
+// that writes nothing (only checks, and deletes of scopes expected to have
+// no record) is one SELECT, which reads every row from one snapshot, and no
+// transaction. Every server ERROR before COMMIT succeeded, and every
+// failure of the first round trip, is not applied; a failure of the
+// connection during the second round trip may follow a COMMIT, and is an
+// unknown outcome.
+//
 // # Values
 //
 // Values are bytea, sent and read in binary. The largest value is 1 GiB
@@ -169,7 +205,10 @@
 //     statement's implicit transaction: serialization_failure,
 //     deadlock_detected, lock_not_available (lock_timeout), query_canceled
 //     (statement_timeout), read_only_sql_transaction (a read-only session,
-//     a standby), and any other.
+//     a standby), and any other;
+//   - a CompareAndSetMany failed in its first round trip, or the server
+//     answered an ERROR before its COMMIT succeeded: its transaction is
+//     rolled back.
 //
 // Any other failure may follow a statement that reached the server, and
 // may have been performed, or still be: a connection lost after the

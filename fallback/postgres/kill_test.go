@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -22,6 +23,52 @@ import (
 // increment is in the ledger exactly once, or fails: with ErrCommitUnknown
 // its increment may be there (once), with any other error it must not be.
 func TestConnectionKill(t *testing.T) {
+	killDuring(t, func(ctx context.Context, e *scoped.Engine, call int64) error {
+		_, err := scoped.Update(ctx, e, "ledger", func(l *ledger.Ledger) (int, error) {
+			l.N++
+			l.Calls = append(l.Calls, call)
+			return l.N, nil
+		})
+		return err
+	}, nil)
+}
+
+// The same, each call a transaction over two scopes (CompareAndSetMany):
+// the ledger and a count of its increments, which must agree whatever
+// the kills cut short.
+func TestConnectionKillMany(t *testing.T) {
+	names := []string{"ledger", "mirror"}
+	killDuring(t, func(ctx context.Context, e *scoped.Engine, call int64) error {
+		_, err := scoped.Transact(ctx, e, names, func(tx *scoped.Tx) (struct{}, error) {
+			l, err := scoped.TxValue[ledger.Ledger](tx, "ledger")
+			if err != nil {
+				return struct{}{}, err
+			}
+			n, err := scoped.TxValue[int](tx, "mirror")
+			if err != nil {
+				return struct{}{}, err
+			}
+			l.N++
+			l.Calls = append(l.Calls, call)
+			*n++
+			return struct{}{}, nil
+		})
+		return err
+	}, func(t *testing.T, s scoped.Store, l ledger.Ledger) {
+		n, err := scoped.Read[int](t.Context(), scoped.New(s), "mirror")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != l.N {
+			t.Errorf("the mirror counts %d increments, the ledger %d", n, l.N)
+		}
+	})
+}
+
+// killDuring runs calls of call, from workers on two engines, each with
+// its own id, while it terminates the store's backends, and checks the
+// ledger against the calls' outcomes, and then with check, if not nil.
+func killDuring(t *testing.T, call func(ctx context.Context, e *scoped.Engine, call int64) error, check func(*testing.T, scoped.Store, ledger.Ledger)) {
 	admin := testenv.Postgres(t)
 	pool := testenv.Postgres(t)
 	s, _ := newStoreOn(t, pool)
@@ -46,24 +93,20 @@ func TestConnectionKill(t *testing.T) {
 						return
 					default:
 					}
-					call := nextCall.Add(1)
-					_, err := scoped.Update(t.Context(), e, "ledger", func(l *ledger.Ledger) (int, error) {
-						l.N++
-						l.Calls = append(l.Calls, call)
-						return l.N, nil
-					})
+					id := nextCall.Add(1)
+					err := call(t.Context(), e, id)
 					mu.Lock()
 					if err != nil && !fromDriver(err) {
 						unwrapped = append(unwrapped, err)
 					}
 					switch {
 					case err == nil:
-						succeeded = append(succeeded, call)
+						succeeded = append(succeeded, id)
 					case errors.Is(err, scoped.ErrCommitUnknown):
-						unknown = append(unknown, call)
+						unknown = append(unknown, id)
 						errorsSeen[fmt.Sprintf("engine %d: unknown: %v", i, err)]++
 					default:
-						refused = append(refused, call)
+						refused = append(refused, id)
 						errorsSeen[fmt.Sprintf("engine %d: %v", i, err)]++
 					}
 					mu.Unlock()
@@ -110,6 +153,9 @@ func TestConnectionKill(t *testing.T) {
 		t.Errorf("error without pgx's error in its chain: %v", err)
 	}
 	ledger.Check(t, l, succeeded, unknown, refused)
+	if check != nil {
+		check(t, s, l)
+	}
 }
 
 // fromDriver reports whether err wraps an error of pgx: the server's, a

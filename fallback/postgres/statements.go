@@ -24,6 +24,15 @@ type statements struct {
 	delete string // $1 name, $2 version, $3 writer, $4 now → applied, version, writer, value, expires_at
 	list   string // $1 from, $2 after, $3 to, $4 now → name
 	sweep  string // $1 now, $2 limit
+
+	// The statements of CompareAndSetMany, which runs them in a
+	// transaction of its own (see many.go).
+	lockNames  string // $1 names, $2 seed: an advisory lock on each, until the transaction ends
+	lockMany   string // $1 names → name, version, writer, value, expires_at, FOR UPDATE in name order
+	readMany   string // $1 names → name, version, writer, value, expires_at
+	insertRow  string // $1 name, $2 writer, $3 value, $4 expires_at
+	replaceRow string // $1 name, $2 version, $3 writer, $4 value, $5 expires_at
+	deleteMany string // $1 names
 }
 
 // live is the condition of a row not expired at the time $n (milliseconds
@@ -45,6 +54,13 @@ func newStatements(table string) statements {
 		list: fmt.Sprintf("SELECT name FROM %s AS s WHERE name >= $1 AND name > $2 AND name < $3 AND %s ORDER BY name LIMIT %d",
 			table, live("s", "$4"), listPage),
 		sweep: sweepStatement(table),
+
+		lockNames:  lockNamesStatement,
+		lockMany:   fmt.Sprintf("SELECT name, version, writer, value, expires_at FROM %s WHERE name = ANY($1) ORDER BY name FOR UPDATE", table),
+		readMany:   fmt.Sprintf("SELECT name, version, writer, value, expires_at FROM %s WHERE name = ANY($1)", table),
+		insertRow:  fmt.Sprintf("INSERT INTO %s (name, version, writer, value, expires_at) VALUES ($1, 1, $2, $3, $4)", table),
+		replaceRow: fmt.Sprintf("UPDATE %s SET version = $2, writer = $3, value = $4, expires_at = $5 WHERE name = $1", table),
+		deleteMany: fmt.Sprintf("DELETE FROM %s WHERE name = ANY($1)", table),
 	}
 }
 
@@ -142,3 +158,13 @@ func sweepStatement(table string) string {
 	SELECT name FROM %[1]s WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
 ) AND expires_at <= $1`, table)
 }
+
+// lockNamesStatement takes a transaction-level advisory lock on every name
+// of $1: its hash (hashtextextended, seeded with $2, the store's table), in
+// the order of the hashes, so that two transactions wait for each other in
+// one order. FOR UPDATE locks only rows that exist; the advisory locks are
+// what keep two CompareAndSetMany calls from both relying on the absence
+// of a row that the other creates (see many.go).
+const lockNamesStatement = `SELECT pg_advisory_xact_lock(k) FROM (
+	SELECT DISTINCT hashtextextended(n, $2) AS k FROM unnest($1::text[]) AS n ORDER BY k
+) AS keys`

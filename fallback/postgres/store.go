@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"strings"
 	"time"
@@ -38,6 +39,7 @@ type Store struct {
 	valueLimit int // the largest value written, in bytes
 	now        func() time.Time
 	tableName  string // the table's name, unquoted, without its schema
+	lockSeed   int64  // the seed of the hashes of names that CompareAndSetMany locks
 }
 
 var (
@@ -100,7 +102,9 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 		limit = n // pgx refuses to read a bigger reply, such as a Load of the value
 	}
 	limit -= messageOverhead
-	s := &Store{pool: pool, table: table, sql: newStatements(table), valueLimit: limit, now: c.now, tableName: c.table}
+	seed := fnv.New64a()
+	seed.Write([]byte(table))
+	s := &Store{pool: pool, table: table, sql: newStatements(table), valueLimit: limit, now: c.now, tableName: c.table, lockSeed: int64(seed.Sum64())}
 	if _, name, ok := strings.Cut(c.table, "."); ok {
 		s.tableName = name
 	}
@@ -207,9 +211,9 @@ func (s *Store) start(ctx context.Context, name, sql string) (*pgxpool.Conn, err
 }
 
 // acquire is start without the name: it acquires a connection and
-// prepares sql on it, and every error it returns matches
-// scoped.ErrNotApplied.
-func (s *Store) acquire(ctx context.Context, sql string) (*pgxpool.Conn, error) {
+// prepares every statement of sqls on it, and every error it returns
+// matches scoped.ErrNotApplied.
+func (s *Store) acquire(ctx context.Context, sqls ...string) (*pgxpool.Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, scoped.NotApplied(fmt.Errorf("scoped/postgres: %w", err))
 	}
@@ -217,18 +221,29 @@ func (s *Store) acquire(ctx context.Context, sql string) (*pgxpool.Conn, error) 
 	if err != nil {
 		return nil, scoped.NotApplied(fmt.Errorf("scoped/postgres: acquire a connection: %w", err))
 	}
-	if _, err := conn.Conn().Prepare(ctx, sql, sql); err != nil {
-		conn.Release()
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
-			return nil, scoped.NotApplied(fmt.Errorf("scoped/postgres: table %s does not exist (call CreateTable, or run Store.DDL): %w", s.table, err))
+	for _, sql := range sqls {
+		if err := s.prepare(ctx, conn, sql); err != nil {
+			conn.Release()
+			return nil, err
 		}
-		if errors.As(err, &pe) && pe.Code == "42703" { // undefined_column
-			return nil, scoped.NotApplied(fmt.Errorf("scoped/postgres: table %s lacks a column, made by an earlier version of this package (call CreateTable to add it): %w", s.table, err))
-		}
-		return nil, scoped.NotApplied(fmt.Errorf("scoped/postgres: prepare a statement: %w", err))
 	}
 	return conn, nil
+}
+
+// prepare prepares sql on conn, if it is not yet; every error it returns
+// matches scoped.ErrNotApplied.
+func (s *Store) prepare(ctx context.Context, conn *pgxpool.Conn, sql string) error {
+	if _, err := conn.Conn().Prepare(ctx, sql, sql); err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
+			return scoped.NotApplied(fmt.Errorf("scoped/postgres: table %s does not exist (call CreateTable, or run Store.DDL): %w", s.table, err))
+		}
+		if errors.As(err, &pe) && pe.Code == "42703" { // undefined_column
+			return scoped.NotApplied(fmt.Errorf("scoped/postgres: table %s lacks a column, made by an earlier version of this package (call CreateTable to add it): %w", s.table, err))
+		}
+		return scoped.NotApplied(fmt.Errorf("scoped/postgres: prepare a statement: %w", err))
+	}
+	return nil
 }
 
 // create inserts the first record of a scope, or replaces its expired one,

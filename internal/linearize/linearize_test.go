@@ -16,15 +16,27 @@ import (
 	"github.com/scoped-go/scoped/internal/memstore"
 )
 
-// Three engines on one memstore: the history is linearizable.
+// Three engines on one memstore: the history, with multi-scope calls, is
+// linearizable.
 func TestLinearizableMemstore(t *testing.T) {
 	s := memstore.New()
 	linearize.Check(t, linearize.Engines(t, s, s, s), linearize.DefaultWorkload(1))
 }
 
+// Three engines on one memstore, single-scope calls only: the history,
+// checked scope by scope, is linearizable.
+func TestLinearizableSingleScope(t *testing.T) {
+	s := memstore.New()
+	w := linearize.DefaultWorkload(6)
+	w.Multi = 0
+	linearize.Check(t, linearize.Engines(t, s, s, s), w)
+}
+
 // Three engines on one memstore whose calls sometimes lose their replies,
 // before or after the data changed: calls end unknown, and the history,
-// with them pending, is linearizable.
+// with them pending, is linearizable. A third of the default calls: in the
+// one partition that multi-scope calls make, each pending call may go
+// anywhere after its start, and 900 calls took up to 20s to check.
 func TestLinearizableLostReplies(t *testing.T) {
 	s := memstore.New()
 	var mu sync.Mutex
@@ -38,7 +50,9 @@ func TestLinearizableLostReplies(t *testing.T) {
 		return nil
 	}
 	s.Before, s.After = lose, lose
-	linearize.Check(t, linearize.Engines(t, s, s, s), linearize.DefaultWorkload(2))
+	w := linearize.DefaultWorkload(2)
+	w.Ops = 100
+	linearize.Check(t, linearize.Engines(t, s, s, s), w)
 }
 
 // staleStore serves, one Load in four, the first record it loaded of the
@@ -85,21 +99,75 @@ func (s *lostStore) CompareAndSet(ctx context.Context, name string, expected sco
 	return s.Store.CompareAndSet(ctx, name, expected, next)
 }
 
-// The check catches a store that serves stale reads, and one that loses
-// writes: it reports the history not linearizable, and writes its
-// visualization.
+// partialStore commits, one CompareAndSetMany in four that changes its
+// first scope, that change alone, and then fails the call as if its reply
+// were lost: the planted partial commit. The engine, resolving the call,
+// finds its token in the first scope and reports it done.
+type partialStore struct {
+	scoped.Store
+	mu  sync.Mutex
+	rng *rand.Rand
+}
+
+func (s *partialStore) CompareAndSetMany(ctx context.Context, changes []scoped.Change) ([]scoped.Record, bool, error) {
+	s.mu.Lock()
+	partial := s.rng.IntN(4) == 0 && changes[0].Action != scoped.ActionCheck
+	s.mu.Unlock()
+	if !partial {
+		return s.Store.CompareAndSetMany(ctx, changes)
+	}
+	_, ok, err := s.Store.CompareAndSetMany(ctx, changes[:1])
+	if err != nil || !ok {
+		return s.Store.CompareAndSetMany(ctx, changes) // nothing committed: the conflict, as it is
+	}
+	return nil, false, errors.New("connection reset")
+}
+
+// uncheckedStore accepts every CompareAndSetMany that changes nothing
+// without checking its revisions: the planted multi-read served from
+// stale records, the ones an engine cached before another engine wrote.
+type uncheckedStore struct {
+	scoped.Store
+}
+
+func (s uncheckedStore) CompareAndSetMany(ctx context.Context, changes []scoped.Change) ([]scoped.Record, bool, error) {
+	for _, c := range changes {
+		if c.Action != scoped.ActionCheck {
+			return s.Store.CompareAndSetMany(ctx, changes)
+		}
+	}
+	cur := make([]scoped.Record, len(changes))
+	for i, c := range changes {
+		rec, err := s.Store.Load(ctx, c.Name)
+		if err != nil {
+			return nil, false, err
+		}
+		cur[i] = rec
+	}
+	return cur, true, nil
+}
+
+// The check catches a store that serves stale reads, one that loses
+// writes, one that commits part of a multi-scope call, and one that serves
+// multi-scope reads unchecked: it reports the history not linearizable,
+// and writes its visualization.
 func TestPlantedViolations(t *testing.T) {
+	multi := linearize.DefaultWorkload(5)
+	multi.Multi = 50
 	tests := []struct {
-		name  string
-		store scoped.Store
+		name     string
+		store    scoped.Store
+		workload linearize.Workload
 	}{
-		{"stale read", &staleStore{Store: memstore.New(), rng: rand.New(rand.NewPCG(3, 3)), first: map[string]scoped.Record{}}},
-		{"lost increment", &lostStore{Store: memstore.New(), rng: rand.New(rand.NewPCG(4, 4))}},
+		{"stale read", &staleStore{Store: memstore.New(), rng: rand.New(rand.NewPCG(3, 3)), first: map[string]scoped.Record{}}, linearize.DefaultWorkload(3)},
+		{"lost increment", &lostStore{Store: memstore.New(), rng: rand.New(rand.NewPCG(4, 4))}, linearize.DefaultWorkload(3)},
+		{"partial commit", &partialStore{Store: memstore.New(), rng: rand.New(rand.NewPCG(5, 5))}, multi},
+		{"unchecked multi-read", uncheckedStore{Store: memstore.New()}, multi},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := linearize.NewRecorder(linearize.MonotonicClock())
-			linearize.Record(t.Context(), r, linearize.Engines(t, tt.store, tt.store, tt.store), linearize.DefaultWorkload(3), 0)
+			linearize.Record(t.Context(), r, linearize.Engines(t, tt.store, tt.store, tt.store), tt.workload, 0)
 			h, failed := r.History()
 			if failed > 0 {
 				t.Errorf("%d calls failed", failed)

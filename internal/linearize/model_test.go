@@ -24,6 +24,27 @@ var (
 
 func value(n int64) Output { return Output{Value: n, Exists: true} }
 
+// many is a multi-scope call of client 0 over [call, ret] on scopes,
+// answering values (nil for absent), or unknown if values is nil.
+func many(kind Kind, scopes []string, values []*int64, call, ret int64) Op {
+	o := Op{Input: Input{Scopes: scopes, Kind: kind}, Call: call, Return: ret}
+	if values == nil {
+		o.Output = unknown
+	}
+	for _, v := range values {
+		var st State
+		if v != nil {
+			st = State{Value: *v, Exists: true}
+		}
+		o.Output.Values = append(o.Output.Values, st)
+	}
+	return o
+}
+
+func n(v int64) *int64 { return &v }
+
+var ab = []string{"a", "b"}
+
 // Hand-written histories, each linearizable or not.
 func TestVerify(t *testing.T) {
 	tests := []struct {
@@ -90,6 +111,48 @@ func TestVerify(t *testing.T) {
 			on("a", op(Increment, 0, value(1), 0, 1)),
 			on("b", op(Read, 0, value(1), 2, 3)),
 		}, false},
+		{"transfer then read many", History{
+			many(Transfer, ab, []*int64{n(-1), n(1)}, 0, 1),
+			many(ReadMany, ab, []*int64{n(-1), n(1)}, 2, 3),
+			many(ReadMany, []string{"b", "c", "a"}, []*int64{n(1), nil, n(-1)}, 4, 5),
+		}, true},
+		{"transfer seen half done", History{
+			many(Transfer, ab, []*int64{n(-1), n(1)}, 0, 10),
+			many(ReadMany, ab, []*int64{n(-1), nil}, 1, 2),
+		}, false},
+		{"transfer seen half done by single reads", History{
+			many(Transfer, ab, []*int64{n(-1), n(1)}, 0, 10),
+			on("a", op(Read, 0, value(-1), 1, 2)),
+			on("b", op(Read, 0, absent, 3, 4)),
+		}, false},
+		{"transfers concurrent with increments", History{
+			on("a", op(Increment, 0, value(1), 0, 10)),
+			many(Transfer, ab, []*int64{n(0), n(1)}, 1, 11),
+			many(Transfer, []string{"b", "a"}, []*int64{n(0), n(1)}, 2, 12),
+			on("b", op(Read, 0, value(0), 13, 14)),
+		}, true},
+		{"transfer answering stale values", History{
+			on("a", op(Write, 5, absent, 0, 1)),
+			many(Transfer, ab, []*int64{n(-1), n(1)}, 2, 3),
+		}, false},
+		{"unknown transfer that landed", History{
+			many(Transfer, ab, nil, 0, Pending),
+			many(ReadMany, ab, []*int64{n(-1), n(1)}, 5, 6),
+		}, true},
+		{"unknown transfer that never landed", History{
+			many(Transfer, ab, nil, 0, Pending),
+			many(ReadMany, ab, []*int64{nil, nil}, 5, 6),
+		}, true},
+		{"unknown transfer landed in part", History{
+			many(Transfer, ab, nil, 0, Pending),
+			many(ReadMany, ab, []*int64{nil, n(1)}, 5, 6),
+		}, false},
+		{"components joined through a third scope", History{
+			many(Transfer, []string{"a", "c"}, []*int64{n(-1), n(1)}, 0, 1),
+			many(Transfer, []string{"c", "b"}, []*int64{n(0), n(1)}, 2, 3),
+			many(ReadMany, []string{"a", "b", "c"}, []*int64{n(-1), n(1), n(0)}, 4, 5),
+			on("d", op(Read, 0, absent, 4, 5)),
+		}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,6 +164,32 @@ func TestVerify(t *testing.T) {
 				t.Errorf("Verify = %v; want %v", err, ErrNotLinearizable)
 			}
 		})
+	}
+}
+
+// partition groups the scopes that some call touches together, in order
+// of first call, and leaves the others apart.
+func TestPartition(t *testing.T) {
+	h := History{
+		on("a", op(Read, 0, absent, 0, 1)),
+		on("b", op(Read, 0, absent, 0, 1)),
+		on("c", op(Read, 0, absent, 0, 1)),
+		on("d", op(Read, 0, absent, 0, 1)),
+		many(Transfer, []string{"d", "b"}, nil, 2, Pending),
+		on("e", op(Read, 0, absent, 3, 4)),
+		many(ReadMany, []string{"e", "a"}, nil, 5, Pending),
+	}
+	var got [][]string
+	for _, part := range partition(h.Operations()) {
+		var names []string
+		for _, o := range part {
+			names = append(names, strings.Join(o.Input.(Input).names(), "+"))
+		}
+		got = append(got, names)
+	}
+	want := [][]string{{"a", "e", "e+a"}, {"b", "d", "d+b"}, {"c"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("partition = %v; want %v", got, want)
 	}
 }
 

@@ -21,12 +21,17 @@ type Workload struct {
 	Workers int    // concurrent workers, spread over the engines in turn
 	Ops     int    // calls per scope on average: Scopes*Ops in all, each on a scope drawn at random
 	Seed    uint64 // seed of the workers' random choices
+	// Multi is the percentage of calls that are multi-scope, made with
+	// scoped.Transact: half Transfers between two scopes, half ReadManys of
+	// two or more. It needs Scopes >= 2. Such calls join their scopes into
+	// one partition of the history, which then takes longer to check.
+	Multi int
 }
 
 // DefaultWorkload returns a workload that checks in about a second: 3 scopes,
-// 8 workers, 300 calls per scope.
+// 8 workers, 300 calls per scope, a fifth of all calls multi-scope.
 func DefaultWorkload(seed uint64) Workload {
-	return Workload{Scopes: 3, Workers: 8, Ops: 300, Seed: seed}
+	return Workload{Scopes: 3, Workers: 8, Ops: 300, Seed: seed, Multi: 20}
 }
 
 // ProcessWorkload returns DefaultWorkload with 9 workers, 3 in each of 3
@@ -37,8 +42,10 @@ func ProcessWorkload(seed uint64) Workload {
 	return w
 }
 
-// ScopeName returns the name of the scope i of a workload.
-func ScopeName(i int) string { return fmt.Sprintf("linearize/%d", i) }
+// ScopeName returns the name of the scope i of a workload. The names share
+// the hash tag {linearize}, so that Redis Cluster and Ring stores accept
+// multi-scope calls on them.
+func ScopeName(i int) string { return fmt.Sprintf("{linearize}/%d", i) }
 
 // callTimeout bounds each call: one that takes longer ends with its
 // context's error, or an unknown outcome.
@@ -51,7 +58,8 @@ type counter struct{ N int64 }
 // engines[i%len(engines)], and logs them in r, worker i as client
 // firstClient+i. The calls are, at random: increments (Update), reads
 // (Lookup or View), blind writes of a random value (Run setting the field
-// without reading it) and deletes.
+// without reading it) and deletes, and, for w.Multi percent of them,
+// transfers and reads of several scopes (Transact).
 func Record(ctx context.Context, r *Recorder, engines []*scoped.Engine, w Workload, firstClient int) {
 	total := w.Scopes * w.Ops
 	var wg sync.WaitGroup
@@ -64,16 +72,9 @@ func Record(ctx context.Context, r *Recorder, engines []*scoped.Engine, w Worklo
 		rng := rand.New(rand.NewPCG(w.Seed, uint64(firstClient+i)))
 		wg.Go(func() {
 			for range n {
-				in := Input{Scope: ScopeName(rng.IntN(w.Scopes))}
-				switch p := rng.IntN(100); {
-				case p < 40:
-					in.Kind = Increment
-				case p < 75:
-					in.Kind = Read
-				case p < 92:
-					in.Kind, in.Value = Write, 1+rng.Int64N(1<<40)
-				default:
-					in.Kind = Delete
+				in := singleInput(rng, w.Scopes)
+				if w.Multi > 0 && w.Scopes >= 2 && rng.IntN(100) < w.Multi {
+					in = multiInput(rng, w.Scopes)
 				}
 				view := rng.IntN(2) == 0
 				r.Do(firstClient+i, in, func() (Output, error) {
@@ -85,6 +86,36 @@ func Record(ctx context.Context, r *Recorder, engines []*scoped.Engine, w Worklo
 		})
 	}
 	wg.Wait()
+}
+
+// singleInput returns a call on one scope of scopes, at random.
+func singleInput(rng *rand.Rand, scopes int) Input {
+	in := Input{Scope: ScopeName(rng.IntN(scopes))}
+	switch p := rng.IntN(100); {
+	case p < 40:
+		in.Kind = Increment
+	case p < 75:
+		in.Kind = Read
+	case p < 92:
+		in.Kind, in.Value = Write, 1+rng.Int64N(1<<40)
+	default:
+		in.Kind = Delete
+	}
+	return in
+}
+
+// multiInput returns a Transfer between two distinct scopes of scopes, or
+// a ReadMany of two or more, at random.
+func multiInput(rng *rand.Rand, scopes int) Input {
+	perm := rng.Perm(scopes)
+	in := Input{Kind: Transfer, Scopes: []string{ScopeName(perm[0]), ScopeName(perm[1])}}
+	if rng.IntN(2) == 0 {
+		in.Kind, in.Scopes = ReadMany, nil
+		for _, i := range perm[:2+rng.IntN(scopes-1)] {
+			in.Scopes = append(in.Scopes, ScopeName(i))
+		}
+	}
+	return in
 }
 
 // call makes the call in on e; a read goes through View if view, else
@@ -113,6 +144,38 @@ func call(ctx context.Context, e *scoped.Engine, in Input, view bool) (Output, e
 		return Output{}, err
 	case Delete:
 		return Output{}, e.Delete(ctx, in.Scope)
+	case Transfer:
+		vals, err := scoped.Transact(ctx, e, in.Scopes, func(tx *scoped.Tx) ([]State, error) {
+			from, err := scoped.TxValue[counter](tx, in.Scopes[0])
+			if err != nil {
+				return nil, err
+			}
+			to, err := scoped.TxValue[counter](tx, in.Scopes[1])
+			if err != nil {
+				return nil, err
+			}
+			from.N--
+			to.N++
+			return []State{{Value: from.N, Exists: true}, {Value: to.N, Exists: true}}, nil
+		})
+		return Output{Values: vals}, err
+	case ReadMany:
+		vals, err := scoped.Transact(ctx, e, in.Scopes, func(tx *scoped.Tx) ([]State, error) {
+			vals := make([]State, len(in.Scopes))
+			for i, name := range in.Scopes {
+				s, err := tx.Scope(name)
+				if err != nil {
+					return nil, err
+				}
+				n, err := scoped.Get[int64](s, "N")
+				if err != nil {
+					return nil, err
+				}
+				vals[i] = State{Value: n, Exists: s.Exists()}
+			}
+			return vals, nil
+		})
+		return Output{Values: vals}, err
 	}
 	return Output{}, fmt.Errorf("linearize: unknown kind %v", in.Kind)
 }
@@ -142,7 +205,7 @@ var ErrUndecided = errors.New("linearize: no answer within the time limit")
 // writes porcupine's visualization of it to an HTML file in dir and returns
 // an error naming it, matching ErrNotLinearizable or ErrUndecided.
 func Verify(h History, timeout time.Duration, dir string) error {
-	model := Model()
+	model := modelFor(h)
 	res, info := porcupine.CheckOperationsVerbose(model, h.Operations(), timeout)
 	var err error
 	switch res {
@@ -167,13 +230,16 @@ func Verify(h History, timeout time.Duration, dir string) error {
 // when the test runs with -artifacts.
 func Assert(t testing.TB, h History, failed int) bool {
 	t.Helper()
-	unknown := 0
+	unknown, multi := 0, 0
 	for _, op := range h {
 		if op.Output.Unknown {
 			unknown++
 		}
+		if len(op.Input.names()) > 1 {
+			multi++
+		}
 	}
-	t.Logf("%d calls: %d answered, %d unknown, %d failed; up to %d in flight at once", len(h)+failed, len(h)-unknown, unknown, failed, h.Concurrency())
+	t.Logf("%d calls: %d answered, %d unknown, %d failed; %d multi-scope calls recorded; up to %d in flight at once", len(h)+failed, len(h)-unknown, unknown, failed, multi, h.Concurrency())
 	if failed > len(h) {
 		t.Errorf("%d of %d calls failed", failed, len(h)+failed)
 		return false

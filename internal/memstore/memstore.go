@@ -91,6 +91,41 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[string, error
 	}
 }
 
+// CompareAndSetMany implements scoped.Store. Its Before and After hooks
+// get the first change's name.
+func (s *Store) CompareAndSetMany(ctx context.Context, changes []scoped.Change) ([]scoped.Record, bool, error) {
+	if err := s.before(ctx, "CompareAndSetMany", changes[0].Name); err != nil {
+		return nil, false, err
+	}
+	s.mu.Lock()
+	now := s.now()
+	cur := make([]scoped.Record, len(changes))
+	ok := true
+	for i, c := range changes {
+		cur[i] = s.live(c.Name, now)
+		ok = ok && cur[i].Revision() == c.Expected
+	}
+	if ok {
+		for i, c := range changes {
+			switch c.Action {
+			case scoped.ActionSet:
+				w := c.Write
+				w.Value = append([]byte(nil), w.Value...)
+				cur[i] = w.Record(c.Expected.Version + 1)
+				s.records[c.Name] = cur[i]
+			case scoped.ActionDelete:
+				cur[i] = scoped.Record{}
+				delete(s.records, c.Name)
+			}
+		}
+	}
+	s.mu.Unlock()
+	if err := s.after(ctx, "CompareAndSetMany", changes[0].Name); err != nil {
+		return nil, false, err
+	}
+	return cur, ok, nil
+}
+
 // Sweep implements scoped.Sweeper.
 func (s *Store) Sweep(ctx context.Context, limit int) (int, error) {
 	if err := s.before(ctx, "Sweep", ""); err != nil {

@@ -24,11 +24,14 @@ const mariadbStartTimeout = 30 * time.Second
 
 // MariaDBServer is a private mariadbd process that a test started on a free
 // loopback port, with its data in a t.TempDir(). Its root user has no
-// password and a database named test. It is killed at the test's cleanup,
-// whatever the outcome; its data goes with the directory.
+// password. It is killed at the test's cleanup, whatever the outcome; its
+// data goes with the directory. Kill and Restart may be called from any
+// goroutine.
 type MariaDBServer struct {
-	port int
-	dir  string
+	port     int
+	dir      string
+	mariadbd string   // the server's executable
+	args     []string // extra command-line arguments
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -49,9 +52,8 @@ func StartMariaDB(t testing.TB, args ...string) *MariaDBServer {
 	if err != nil {
 		Unavailable(t, "mariadb-install-db", err)
 	}
-	s := &MariaDBServer{dir: t.TempDir()}
-	data := filepath.Join(s.dir, "data")
-	argv := []string{"--no-defaults", "--datadir=" + data, "--auth-root-authentication-method=normal", "--skip-test-db"}
+	s := &MariaDBServer{dir: t.TempDir(), mariadbd: mariadbd, args: args}
+	argv := []string{"--no-defaults", "--datadir=" + s.dataDir(), "--auth-root-authentication-method=normal", "--skip-test-db"}
 	if os.Geteuid() == 0 {
 		argv = append(argv, "--user=root")
 	}
@@ -67,7 +69,7 @@ func StartMariaDB(t testing.TB, args ...string) *MariaDBServer {
 	for range 5 {
 		s.port = freePort(false)
 		ctx, cancel := context.WithTimeout(context.Background(), mariadbStartTimeout)
-		err := s.launch(ctx, mariadbd, data, args)
+		err := s.launch(ctx)
 		cancel()
 		if err == nil {
 			return s
@@ -103,9 +105,23 @@ func (s *MariaDBServer) Kill() error {
 	return nil
 }
 
-// launch runs mariadbd on s's port and waits until that very process
-// answers: another process may hold the port.
-func (s *MariaDBServer) launch(ctx context.Context, mariadbd, data string, args []string) error {
+// Restart starts the server again on the same port and data directory, with
+// the same arguments, and waits until it answers: after a Kill, InnoDB
+// recovers what was committed. A running server is killed first.
+func (s *MariaDBServer) Restart(ctx context.Context) error {
+	if err := s.Kill(); err != nil {
+		return err
+	}
+	return s.launch(ctx)
+}
+
+// dataDir returns the server's data directory.
+func (s *MariaDBServer) dataDir() string { return filepath.Join(s.dir, "data") }
+
+// launch runs mariadbd on s's port and data directory and waits until that
+// very process answers: another process may hold the port.
+func (s *MariaDBServer) launch(ctx context.Context) error {
+	data := s.dataDir()
 	argv := append([]string{
 		"--no-defaults",
 		"--datadir=" + data,
@@ -116,11 +132,11 @@ func (s *MariaDBServer) launch(ctx context.Context, mariadbd, data string, args 
 		"--log-error=" + filepath.Join(s.dir, "mariadbd.log"),
 		"--skip-log-bin",
 		"--innodb-buffer-pool-size=16M",
-	}, args...)
+	}, s.args...)
 	if os.Geteuid() == 0 {
 		argv = append(argv, "--user=root")
 	}
-	cmd := exec.Command(mariadbd, argv...)
+	cmd := exec.Command(s.mariadbd, argv...)
 	cmd.SysProcAttr = killWithParent()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("mariadbd: %w", err)

@@ -31,6 +31,9 @@ type RedisServer struct {
 	port int
 	dir  string
 	args []string
+	// conf, for a Sentinel: its configuration file, which it rewrites, in
+	// dir; the server runs with --sentinel.
+	conf string
 
 	mu   sync.Mutex
 	proc *redisProcess // nil while killed
@@ -121,10 +124,17 @@ func (s *RedisServer) Restart(ctx context.Context) error {
 // (port+10000) to be free as well.
 func startRedis(t testing.TB, cluster bool, args []string) *RedisServer {
 	t.Helper()
+	return startServer(t, &RedisServer{args: args}, cluster)
+}
+
+// startServer starts s, whose args and conf are set, in a new directory on
+// a free port.
+func startServer(t testing.TB, s *RedisServer, cluster bool) *RedisServer {
+	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		Unavailable(t, "redis-server", err)
 	}
-	s := &RedisServer{dir: t.TempDir(), args: args}
+	s.dir = t.TempDir()
 	t.Cleanup(func() {
 		if err := s.Kill(); err != nil {
 			t.Errorf("redis-server on port %d: %v", s.port, err)
@@ -151,14 +161,27 @@ func startRedis(t testing.TB, cluster bool, args []string) *RedisServer {
 // launch runs redis-server on s's port and directory and waits until that
 // very process answers PING.
 func (s *RedisServer) launch(ctx context.Context) (*redisProcess, error) {
-	argv := append([]string{
+	var argv []string
+	if s.conf != "" {
+		conf := filepath.Join(s.dir, "sentinel.conf")
+		if err := os.WriteFile(conf, []byte(s.conf), 0o600); err != nil {
+			return nil, err
+		}
+		argv = []string{conf, "--sentinel"} // the file must come first
+	}
+	argv = append(argv,
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--dir", s.dir,
 		"--daemonize", "no",
-		"--save", "",
 		"--logfile", "redis.log",
-	}, s.args...)
+	)
+	if s.conf == "" {
+		// No snapshots; a replica's first sync starts at once, not 5 s
+		// later (Redis 7's default delay for a diskless sync).
+		argv = append(argv, "--save", "", "--repl-diskless-sync-delay", "0")
+	}
+	argv = append(argv, s.args...)
 	cmd := exec.Command("redis-server", argv...)
 	cmd.Dir = s.dir
 	cmd.SysProcAttr = killWithParent()
@@ -170,16 +193,17 @@ func (s *RedisServer) launch(ctx context.Context) (*redisProcess, error) {
 		cmd.Wait()
 		close(p.exited)
 	}()
-	if err := p.awaitReady(ctx, s.Addr()); err != nil {
+	if err := p.awaitReady(ctx, s.Addr(), s.conf != ""); err != nil {
 		p.kill()
 		return nil, fmt.Errorf("redis-server on port %d: %w%s", s.port, err, s.logTail())
 	}
 	return p, nil
 }
 
-// awaitReady polls addr until the server there has loaded its data and
-// says it is this process (another process may hold the port).
-func (p *redisProcess) awaitReady(ctx context.Context, addr string) error {
+// awaitReady polls addr until the server there has loaded its data (a
+// Sentinel has none) and says it is this process (another process may
+// hold the port).
+func (p *redisProcess) awaitReady(ctx context.Context, addr string, sentinel bool) error {
 	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second})
 	defer c.Close()
 	pid := "\r\nprocess_id:" + strconv.Itoa(p.cmd.Process.Pid) + "\r\n"
@@ -198,7 +222,7 @@ func (p *redisProcess) awaitReady(ctx context.Context, addr string) error {
 			last = err
 		case !strings.Contains(info, pid):
 			return errors.New("another process answers on its port")
-		case strings.Contains(info, "\r\nloading:0\r\n"):
+		case sentinel, strings.Contains(info, "\r\nloading:0\r\n"):
 			return nil
 		default:
 			last = errors.New("loading its data")
@@ -215,8 +239,9 @@ func (p *redisProcess) kill() error {
 	return nil
 }
 
-// logTail returns the end of the server's log, for an error message.
-func (s *RedisServer) logTail() string {
+// LogTail returns the end of the server's log (redis.log in its
+// directory), for a test's message: empty if there is none.
+func (s *RedisServer) LogTail() string {
 	b, err := os.ReadFile(filepath.Join(s.dir, "redis.log"))
 	if err != nil || len(b) == 0 {
 		return ""
@@ -224,7 +249,15 @@ func (s *RedisServer) logTail() string {
 	if len(b) > 2000 {
 		b = b[len(b)-2000:]
 	}
-	return "; its log ends:\n" + string(bytes.TrimSpace(b))
+	return string(bytes.TrimSpace(b))
+}
+
+// logTail returns the end of the server's log, for an error message.
+func (s *RedisServer) logTail() string {
+	if tail := s.LogTail(); tail != "" {
+		return "; its log ends:\n" + tail
+	}
+	return ""
 }
 
 // freePort returns a loopback port that nothing listens on right now, below

@@ -1,0 +1,4 @@
+package redisstore
+
+// KeySlot is keySlot, for the tests.
+var KeySlot = keySlot
