@@ -113,12 +113,12 @@ func TestClusterReloadOnConnFailure(t *testing.T) {
 	}
 }
 
-// nameOn returns a scope name beginning with base whose key lives on the
-// primary at addr.
+// nameOn returns a scope name, a hash tag made of base and a number, whose
+// key lives on the primary at addr.
 func nameOn(t *testing.T, c *redis.ClusterClient, s *redisstore.Store, addr, base string) string {
 	t.Helper()
 	for i := range 1000 {
-		name := base + "-" + strconv.Itoa(i)
+		name := "{" + base + "-" + strconv.Itoa(i) + "}"
 		m, err := c.MasterForKey(t.Context(), s.Key(name))
 		if err != nil {
 			t.Fatal(err)
@@ -134,7 +134,7 @@ func nameOn(t *testing.T, c *redis.ClusterClient, s *redisstore.Store, addr, bas
 // clusterLoad increments scopes from concurrent goroutines of two engines
 // (two processes) on one store: hot scopes, one per primary, that every
 // goroutine writes, and a scope of each goroutine's own, spread over the
-// primaries. It counts the outcomes per scope and keeps when the successes
+// primaries by their hash tags. It counts the outcomes per scope and keeps when the successes
 // began and ended, per primary.
 type clusterLoad struct {
 	t      *testing.T
@@ -156,7 +156,7 @@ func newClusterLoad(t *testing.T, c *redis.ClusterClient, s *redisstore.Store, p
 		l.names = append(l.names, nameOn(t, c, s, p, "hot"))
 	}
 	for w := range workers {
-		l.names = append(l.names, fmt.Sprintf("own-%d", w))
+		l.names = append(l.names, fmt.Sprintf("{own-%d}", w))
 	}
 	l.counts = make([]outcomes, len(l.names))
 	for _, name := range l.names {
