@@ -24,7 +24,7 @@ import (
 // redis.ClusterClient. The subtests share the cluster, each under key
 // prefixes of its own.
 func TestCluster(t *testing.T) {
-	addrs := testenv.StartRedisCluster(t, 3)
+	addrs := testenv.Addrs(testenv.StartRedisCluster(t, 3))
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
 	t.Cleanup(func() { c.Close() })
 	newPrefix := func() string { return testenv.UniqueName("scopedtest:") + ":" }

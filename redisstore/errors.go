@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 
@@ -88,6 +89,23 @@ func unsent(err error) bool {
 	}
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// connFailure reports whether err is a failure of the connection to a
+// server, whether or not the command was written: a dial, read or write
+// that failed (refused, reset, timed out) or a connection closed under the
+// command (EOF). On a Redis Cluster it may mean that the node is gone and
+// its slots have another primary.
+func connFailure(err error) bool {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return true
+	}
+	var ne net.Error // a socket deadline; not the context's, which is a net.Error too
+	return errors.As(err, &ne) && ne.Timeout() && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // certainty says which go-redis errors of one way of sending prove that a

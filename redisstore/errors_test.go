@@ -95,6 +95,33 @@ func TestUnsent(t *testing.T) {
 	}
 }
 
+func TestConnFailure(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"dial refused", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, true},
+		{"read reset", &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, true},
+		{"write broken pipe", &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)}, true},
+		{"read timeout", &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}, true},
+		{"i/o deadline", os.ErrDeadlineExceeded, true},
+		{"eof", io.EOF, true},
+		{"wrapped unexpected eof", fmt.Errorf("x: %w", io.ErrUnexpectedEOF), true},
+
+		{"canceled", context.Canceled, false},
+		{"deadline", context.DeadlineExceeded, false},
+		{"pool timeout", redis.ErrPoolTimeout, false},
+		{"closed client", redis.ErrClosed, false},
+		{"reply", replyError("CLUSTERDOWN The cluster is down"), false},
+		{"nil", nil, false},
+	} {
+		if got := connFailure(tt.err); got != tt.want {
+			t.Errorf("connFailure(%s: %v) = %v, want %v", tt.name, tt.err, got, tt.want)
+		}
+	}
+}
+
 func TestCertainty(t *testing.T) {
 	loading := replyError("LOADING Redis is loading the dataset in memory")
 	dial := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}

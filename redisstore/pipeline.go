@@ -30,10 +30,11 @@ import (
 // pipeliner sends script calls for one Store.
 type pipeliner struct {
 	client    redis.UniversalClient
-	maxDirect int // calls sent on their own at once; beyond, they queue
-	maxFlush  int // pipelines in flight at once
-	maxCalls  int // calls in one pipeline
-	maxBytes  int // bytes of keys and arguments in one pipeline
+	cluster   *redis.ClusterClient // client, if it is one; else nil
+	maxDirect int                  // calls sent on their own at once; beyond, they queue
+	maxFlush  int                  // pipelines in flight at once
+	maxCalls  int                  // calls in one pipeline
+	maxBytes  int                  // bytes of keys and arguments in one pipeline
 
 	// What the errors of go-redis prove, for calls sent on their own and
 	// in pipelines: see certaintyOf.
@@ -185,6 +186,7 @@ func (p *pipeliner) runDirect(ctx context.Context, script *script, wait bool, ke
 			p.client.Process(ctx, cmd)
 		}
 		reply, err := cmd.Slice()
+		p.reloadAfter(ctx, err)
 		return result{reply: reply, err: p.directSure.mark(err)}
 	}
 	var (
@@ -272,10 +274,26 @@ func (p *pipeliner) send(ctx context.Context, calls []*call) {
 	}
 	for i, c := range calls {
 		reply, err := cmds[i].Slice()
+		p.reloadAfter(ctx, err)
 		c.result = result{reply: reply, err: p.pipedSure.mark(err)}
 		if waits[i] != nil {
 			c.unsynced = p.synced(waits[i])
 		}
 		close(c.done)
+	}
+}
+
+// reloadAfter has a Cluster client reload its slot map after a connection
+// failure, before the caller learns of it. go-redis reloads on MOVED and
+// READONLY, and otherwise once a minute: a primary that died would keep
+// its slots in the client's map after its replica took them over, and a
+// compare-and-set, which go-redis never re-sends, would never be
+// redirected. ReloadState only starts a reload in the background (at most
+// one at a time, and one more if asked meanwhile: calling it for every
+// failed call of a pipeline costs nothing), so that the engine's retry or
+// resend after its backoff goes to the new primary.
+func (p *pipeliner) reloadAfter(ctx context.Context, err error) {
+	if p.cluster != nil && connFailure(err) {
+		p.cluster.ReloadState(ctx)
 	}
 }

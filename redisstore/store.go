@@ -123,6 +123,7 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 		maxBytes:  DefaultMaxPipelineBytes,
 	}
 	s.calls.directSure, s.calls.pipedSure = certaintyOf(client)
+	s.calls.cluster, _ = client.(*redis.ClusterClient)
 	for _, opt := range opts {
 		opt(s)
 	}
