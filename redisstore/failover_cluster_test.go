@@ -288,26 +288,39 @@ func (l *clusterLoad) check(lossless bool) (lost int64) {
 // replica of each, by address.
 func primaries(t *testing.T, addr string) (prims []string, replicaOf map[string]string, ids map[string]string) {
 	t.Helper()
-	nodes, err := testenv.ClusterNodes(t.Context(), addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	replicaOf, ids = map[string]string{}, map[string]string{}
-	byID := map[string]string{}
-	for _, n := range nodes {
-		byID[n.ID] = n.Addr
-		ids[n.Addr] = n.ID
-		if n.Primary && len(n.Slots) > 0 {
-			prims = append(prims, n.Addr)
+	// The node at addr learns of the replicas by gossip: on a busy machine
+	// some may not be known to it yet when the cluster is ready.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		nodes, err := testenv.ClusterNodes(t.Context(), addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prims, replicaOf, ids = nil, map[string]string{}, map[string]string{}
+		byID := map[string]string{}
+		for _, n := range nodes {
+			byID[n.ID] = n.Addr
+			ids[n.Addr] = n.ID
+			if n.Primary && len(n.Slots) > 0 {
+				prims = append(prims, n.Addr)
+			}
+		}
+		for _, n := range nodes {
+			if !n.Primary && n.Addr != "" && byID[n.PrimaryID] != "" {
+				replicaOf[byID[n.PrimaryID]] = n.Addr
+			}
+		}
+		complete := len(prims) > 0
+		for _, p := range prims {
+			complete = complete && p != "" && replicaOf[p] != ""
+		}
+		if complete {
+			slices.Sort(prims)
+			return prims, replicaOf, ids
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s does not know a replica of every primary after 15s: %+v", addr, nodes)
 		}
 	}
-	for _, n := range nodes {
-		if !n.Primary {
-			replicaOf[byID[n.PrimaryID]] = n.Addr
-		}
-	}
-	slices.Sort(prims)
-	return prims, replicaOf, ids
 }
 
 // awaitPrimary polls the node at via until it sees the node at addr as a
