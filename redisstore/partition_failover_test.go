@@ -52,7 +52,9 @@ func testPartitionedPrimary(t *testing.T, wait bool) {
 		promotion   = 30 * time.Second       // bound on Sentinel's failover (a failed election is tried again after 10 s)
 		after       = 500 * time.Millisecond // load on the old primary after the promotion
 	)
-	primary := testenv.StartRedis(t)
+	// A replica's first acknowledgement waits for the primary's first
+	// ping (StartRedisReplica waits for it): every second, not every 10.
+	primary := testenv.StartRedis(t, "--repl-ping-replica-period", "1")
 	link := testenv.StartProxy(t, primary.Addr()) // every path to the primary but the client's
 	testenv.StartRedisReplica(t, link.Addr())
 	testenv.StartRedisReplica(t, link.Addr())
