@@ -78,6 +78,15 @@ func refused(err error) bool {
 	return msg == maxClients
 }
 
+// redirected reports whether err is a Redis Cluster node's MOVED or ASK
+// reply: the node does not serve the key's slot, or no longer holds the
+// key, and ran nothing. Only the reply of a node's own client proves that:
+// a ClusterClient follows redirections, and a command sent again in one of
+// its pipelines may keep the MOVED of its first attempt.
+func redirected(err error) bool {
+	return redis.HasErrorPrefix(err, "MOVED ") || redis.HasErrorPrefix(err, "ASK ")
+}
+
 // unsent reports whether err is a failure of go-redis before it wrote the
 // command.
 func unsent(err error) bool {
@@ -152,10 +161,11 @@ var (
 
 	// ErrReplicasUnsupported is returned, matching scoped.ErrNotApplied, by
 	// every write of a Store made WithReplicas on a client other than a
-	// *redis.Client (a single node, or Sentinel's failover client): a
-	// Cluster or Ring client splits a pipeline by node, so no one WAIT
-	// would follow every write on its connection. Nothing is sent.
-	ErrReplicasUnsupported = errors.New("redisstore: WithReplicas needs a *redis.Client (single node or Sentinel), not a Cluster or Ring client")
+	// *redis.Client (a single node, or Sentinel's failover client) or a
+	// *redis.ClusterClient: a Ring splits a pipeline by shard, and gives no
+	// way to send a write and its WAIT on one connection of the write's
+	// shard. Nothing is sent.
+	ErrReplicasUnsupported = errors.New("redisstore: WithReplicas needs a *redis.Client (single node or Sentinel) or a *redis.ClusterClient, not a Ring")
 )
 
 // ReplicationError reports a write performed on the primary that too few

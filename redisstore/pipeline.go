@@ -91,6 +91,9 @@ func (p *pipeliner) run(ctx context.Context, script *script, wait bool, keys []s
 		return result{err: scoped.NotApplied(err)}
 	}
 	wait = wait && p.replicas > 0
+	if wait && p.cluster != nil {
+		return p.runOnMaster(ctx, script, keys, args)
+	}
 	p.mu.Lock()
 	if p.direct < p.maxDirect && p.flusher == 0 {
 		p.direct++
@@ -189,13 +192,20 @@ func (p *pipeliner) runDirect(ctx context.Context, script *script, wait bool, ke
 		p.reloadAfter(ctx, err)
 		return result{reply: reply, err: p.directSure.mark(err)}
 	}
+	return p.runWaiting(ctx, p.client, script, keys, args)
+}
+
+// runWaiting sends one call to client, a single node, with a WAIT behind it
+// in one pipeline, which a *redis.Client sends on one connection: EVALSHA,
+// then EVAL on NOSCRIPT.
+func (p *pipeliner) runWaiting(ctx context.Context, client redis.Cmdable, script *script, keys []string, args []any) result {
 	var (
 		cmd     scriptCmd
 		waitCmd *redis.IntCmd
 	)
 	for _, byBody := range []bool{false, true} {
 		cmd, waitCmd = script.command(ctx, byBody, keys, args), p.waitCommand(ctx)
-		pipe := p.client.Pipeline()
+		pipe := client.Pipeline()
 		pipe.Process(ctx, cmd)
 		pipe.Process(ctx, waitCmd)
 		pipe.Exec(ctx) // each command carries its own error
@@ -205,6 +215,28 @@ func (p *pipeliner) runDirect(ctx context.Context, script *script, wait bool, ke
 	}
 	reply, err := cmd.Slice()
 	return result{reply: reply, err: p.directSure.mark(err), unsynced: p.synced(waitCmd)}
+}
+
+// runOnMaster sends a write of a Cluster client, with its WAIT, to the
+// master of its keys' slot (the keys of one call share a slot), on one
+// connection of that node: a ClusterClient's own pipeline would be split by
+// node and re-sent on redirections. The node's client does not follow MOVED
+// or ASK: the script was not run there, so the call is not applied, and the
+// ClusterClient reloads its slot map so that the engine's retry reaches the
+// slot's master. (During a slot migration, a key already moved answers ASK
+// until the migration ends: its writes are refused until then.)
+func (p *pipeliner) runOnMaster(ctx context.Context, script *script, keys []string, args []any) result {
+	node, err := p.cluster.MasterForKey(ctx, keys[0])
+	if err != nil {
+		return result{err: scoped.NotApplied(err)} // nothing was sent
+	}
+	res := p.runWaiting(ctx, node, script, keys, args)
+	if redirected(res.err) {
+		p.cluster.ReloadState(ctx)
+		return result{err: scoped.NotApplied(res.err)}
+	}
+	p.reloadAfter(ctx, res.err)
+	return res
 }
 
 // waitCommand returns the WAIT command that follows writes.

@@ -95,9 +95,13 @@ func WithPipelineBounds(maxCalls, maxBytes int) Option {
 // n of 0 or less turns waiting off. timeout is rounded up to a millisecond,
 // at least one (WAIT 0 would block without end); keep it below the client's
 // ReadTimeout (3 s by default), past which go-redis gives up on the reply
-// and the outcome is unknown. Only a *redis.Client (single node, or
-// redis.NewFailoverClient for Sentinel) can wait: with a Cluster or Ring
-// client every write fails with ErrReplicasUnsupported.
+// and the outcome is unknown. A *redis.Client (single node, or
+// redis.NewFailoverClient for Sentinel) and a *redis.ClusterClient can
+// wait: on a ClusterClient each write is sent on its own (never in a
+// pipeline), with its WAIT, on one connection of the master of its slot
+// (MasterForKey), and a MOVED or ASK reply is a refusal after which the
+// client reloads its slot map. With a Ring every write fails with
+// ErrReplicasUnsupported.
 func WithReplicas(n int, timeout time.Duration) Option {
 	return func(s *Store) {
 		s.calls.replicas = max(n, 0)
@@ -127,7 +131,7 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 	for _, opt := range opts {
 		opt(s)
 	}
-	if _, single := client.(*redis.Client); s.calls.replicas > 0 && !single {
+	if _, single := client.(*redis.Client); s.calls.replicas > 0 && !single && s.calls.cluster == nil {
 		s.unsupported = true
 	}
 	return s
