@@ -115,7 +115,10 @@
 // *ReplicationError: not applied is not what it is, so the engine learns
 // its outcome by sending it again, and reports scoped.ErrCommitUnknown
 // unless the replicas acknowledge it then. It needs a *redis.Client (a
-// single node, or redis.NewFailoverClient for Sentinel).
+// single node, or redis.NewFailoverClient for Sentinel) or a
+// *redis.ClusterClient, on which each write goes on its own, with its WAIT,
+// to the master of its slot; a Ring refuses every write
+// (ErrReplicasUnsupported).
 //
 // # Errors
 //
