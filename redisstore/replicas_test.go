@@ -96,10 +96,10 @@ func TestReplicasUnacknowledgedIsUnknown(t *testing.T) {
 }
 
 // TestReplicasUnsupportedClient checks that a Store WithReplicas on a
-// Cluster client refuses every write, before sending it, with an error
-// matching ErrReplicasUnsupported and scoped.ErrNotApplied.
+// Ring refuses every write, before sending it, with an error matching
+// ErrReplicasUnsupported and scoped.ErrNotApplied.
 func TestReplicasUnsupportedClient(t *testing.T) {
-	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
+	c := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}})
 	t.Cleanup(func() { c.Close() })
 	s := redisstore.New(c, redisstore.WithReplicas(1, time.Second))
 	next := scoped.Write{Value: []byte{0x01}, Writer: scoped.NewToken()}
