@@ -366,13 +366,23 @@ const (
 // has every write of its primary) under a load of increments: the load
 // goes on, and afterwards every acknowledged increment is present and none
 // is doubled. The replica takes over, then hands the slots back.
-func TestClusterManualFailover(t *testing.T) {
+func TestClusterManualFailover(t *testing.T) { testClusterManualFailover(t) }
+
+// TestClusterManualFailover with WithReplicas(1, 1s): each write waits for
+// the replica, on the master of its slot.
+func TestClusterManualFailoverReplicas(t *testing.T) {
+	testClusterManualFailover(t, redisstore.WithReplicas(1, time.Second))
+}
+
+// testClusterManualFailover runs TestClusterManualFailover on a store
+// made with opts.
+func testClusterManualFailover(t *testing.T, opts ...redisstore.Option) {
 	nodes := testenv.StartRedisClusterWithReplicas(t, 3)
 	addrs := testenv.Addrs(nodes)
 	var traffic clusterTraffic
 	c := redis.NewClusterClient(traffic.options(addrs))
 	t.Cleanup(func() { c.Close() })
-	s := redisstore.New(c, redisstore.WithPrefix(testenv.UniqueName("scopedtest:")+":"))
+	s := redisstore.New(c, append([]redisstore.Option{redisstore.WithPrefix(testenv.UniqueName("scopedtest:") + ":")}, opts...)...)
 	prims, replicaOf, _ := primaries(t, addrs[0])
 	load := newClusterLoad(t, c, s, prims, failoverWorkers)
 	stop := load.run(failoverWorkers, len(prims), failoverCall)
@@ -410,14 +420,28 @@ func TestClusterManualFailover(t *testing.T) {
 // connection failure. Nothing is doubled. Replication is asynchronous, so
 // acknowledged increments not yet replicated are lost: counted, not
 // asserted.
-func TestClusterPrimaryKilled(t *testing.T) {
+func TestClusterPrimaryKilled(t *testing.T) { testClusterPrimaryKilled(t, false) }
+
+// TestClusterPrimaryKilled with WithReplicas(1, 1s): no acknowledged
+// increment is lost (asserted). The promoted replica has no replica of its
+// own (its primary is dead), so no write to its slots that began after the
+// kill may succeed: each ends unknown or failed.
+func TestClusterPrimaryKilledReplicas(t *testing.T) { testClusterPrimaryKilled(t, true) }
+
+// testClusterPrimaryKilled runs TestClusterPrimaryKilled, with
+// WithReplicas(1, 1s) if replicas.
+func testClusterPrimaryKilled(t *testing.T, replicas bool) {
 	const bound = 3 * time.Second
 	nodes := testenv.StartRedisClusterWithReplicas(t, 3)
 	addrs := testenv.Addrs(nodes)
 	var traffic clusterTraffic
 	c := redis.NewClusterClient(traffic.options(addrs))
 	t.Cleanup(func() { c.Close() })
-	s := redisstore.New(c, redisstore.WithPrefix(testenv.UniqueName("scopedtest:")+":"))
+	opts := []redisstore.Option{redisstore.WithPrefix(testenv.UniqueName("scopedtest:") + ":")}
+	if replicas {
+		opts = append(opts, redisstore.WithReplicas(1, time.Second))
+	}
+	s := redisstore.New(c, opts...)
 	prims, replicaOf, _ := primaries(t, addrs[0])
 	load := newClusterLoad(t, c, s, prims, failoverWorkers)
 	stop := load.run(failoverWorkers, len(prims), failoverCall)
@@ -438,6 +462,16 @@ func TestClusterPrimaryKilled(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond)
 	stop()
+	if replicas {
+		if ok {
+			t.Errorf("a write to the shard of %s begun after the kill committed at %v, although no replica of the new primary acknowledged it", victim, first.Sub(killed).Round(time.Millisecond))
+		}
+		if lost := load.check(true); lost > 0 {
+			t.Errorf("%d acknowledged increments lost with WithReplicas", lost)
+		}
+		t.Logf("MOVED %d, ASK %d, CLUSTER SLOTS %d", traffic.moved.Load(), traffic.ask.Load(), traffic.slotLoads.Load())
+		return
+	}
 	if !ok {
 		t.Errorf("no write to the shard of %s committed within %v of its replica's promotion", victim, bound+2*time.Second)
 	} else {
