@@ -490,14 +490,26 @@ func testClusterPrimaryKilled(t *testing.T, replicas bool) {
 // load of increments (CLUSTER SETSLOT IMPORTING and MIGRATING, MIGRATE,
 // CLUSTER SETSLOT NODE), staying half-migrated for a while: go-redis
 // follows the ASK and MOVED redirections, and nothing is lost or doubled.
-func TestClusterSlotMigration(t *testing.T) {
+func TestClusterSlotMigration(t *testing.T) { testClusterSlotMigration(t) }
+
+// TestClusterSlotMigration with WithReplicas(1, 1s): writes go to the
+// master of their slot as the client's map has it; one that finds its key
+// moved (ASK) or its slot moved (MOVED) is refused, and sent again by the
+// engine. Nothing is lost or doubled.
+func TestClusterSlotMigrationReplicas(t *testing.T) {
+	testClusterSlotMigration(t, redisstore.WithReplicas(1, time.Second))
+}
+
+// testClusterSlotMigration runs TestClusterSlotMigration on a store made
+// with opts.
+func testClusterSlotMigration(t *testing.T, opts ...redisstore.Option) {
 	nodes := testenv.StartRedisClusterWithReplicas(t, 3)
 	addrs := testenv.Addrs(nodes)
 	var traffic clusterTraffic
 	c := redis.NewClusterClient(traffic.options(addrs))
 	t.Cleanup(func() { c.Close() })
 	ctx := t.Context()
-	s := redisstore.New(c, redisstore.WithPrefix(testenv.UniqueName("scopedtest:")+":"))
+	s := redisstore.New(c, append([]redisstore.Option{redisstore.WithPrefix(testenv.UniqueName("scopedtest:") + ":")}, opts...)...)
 	prims, _, ids := primaries(t, addrs[0])
 	load := newClusterLoad(t, c, s, prims, failoverWorkers)
 	stop := load.run(failoverWorkers, len(prims), failoverCall)
