@@ -11,6 +11,9 @@
 //	}
 //
 //	func TestBankChild(t *testing.T) { newBank().Child(t) }
+//
+// InProcess runs the same bank on several engines of one process, for the
+// conformance suite.
 package bank
 
 import (
@@ -43,7 +46,7 @@ const (
 // errOverdraft is a transfer's refusal to take an account below zero.
 var errOverdraft = errors.New("overdraft")
 
-// Bank is the bank test on one backend.
+// Bank is the bank test on one backend; Open is needed by Child only.
 type Bank struct {
 	Workers   int // goroutines making transfers in each child process
 	Transfers int // transfers each goroutine makes
@@ -80,20 +83,7 @@ func names() []string {
 // applied: every acknowledged transfer applied once, and no other.
 func (b Bank) Run(t *testing.T, s scoped.Store, name string) {
 	t.Helper()
-	e := scoped.New(s)
-	names := names()
-	if _, err := scoped.Transact(t.Context(), e, names, func(tx *scoped.Tx) (struct{}, error) {
-		for _, name := range names {
-			v, err := scoped.TxValue[int64](tx, name)
-			if err != nil {
-				return struct{}{}, err
-			}
-			*v = start
-		}
-		return struct{}{}, nil
-	}); err != nil {
-		t.Fatalf("opening the accounts: %v", err)
-	}
+	open(t, scoped.New(s))
 	type child struct {
 		cmd            *exec.Cmd
 		stdout, stderr bytes.Buffer
@@ -108,8 +98,7 @@ func (b Bank) Run(t *testing.T, s scoped.Store, name string) {
 		}
 		children[i] = c
 	}
-	moved := make([]int64, accounts)
-	var applied, refused, readings int
+	all := result{Moved: make([]int64, accounts)}
 	for i, c := range children {
 		if err := c.cmd.Wait(); err != nil {
 			t.Fatalf("child %d: %v\n%s%s", i, err, c.stdout.Bytes(), c.stderr.Bytes())
@@ -118,21 +107,57 @@ func (b Bank) Run(t *testing.T, s scoped.Store, name string) {
 		if err != nil {
 			t.Fatalf("child %d: %v\n%s", i, err, c.stdout.Bytes())
 		}
-		for j := range moved {
-			moved[j] += r.Moved[j]
-		}
-		applied, refused, readings = applied+r.Applied, refused+r.Refused, readings+r.Readings
+		all.add(r)
 	}
-	if applied == 0 {
+	check(t, scoped.New(s), all)
+	t.Logf("%d transfers applied by %d processes, %d refused as overdrafts, %d totals read", all.Applied, processes, all.Refused, all.Readings)
+}
+
+// InProcess runs the bank in this process, on engines engines over s:
+// Workers goroutines in all, spread over the engines, and a reader of the
+// total on each. The checks are Run's.
+func (b Bank) InProcess(t *testing.T, s scoped.Store, engines int) {
+	t.Helper()
+	es := make([]*scoped.Engine, engines)
+	for i := range es {
+		es[i] = scoped.New(s)
+	}
+	open(t, es[0])
+	check(t, es[0], b.work(t, es))
+}
+
+// open gives every account its start, in one transaction.
+func open(t *testing.T, e *scoped.Engine) {
+	t.Helper()
+	names := names()
+	if _, err := scoped.Transact(t.Context(), e, names, func(tx *scoped.Tx) (struct{}, error) {
+		for _, name := range names {
+			v, err := scoped.TxValue[int64](tx, name)
+			if err != nil {
+				return struct{}{}, err
+			}
+			*v = start
+		}
+		return struct{}{}, nil
+	}); err != nil {
+		t.Fatalf("opening the accounts: %v", err)
+	}
+}
+
+// check fails t unless some transfer was applied and every account holds
+// its start plus the transfers of r, none negative, the total unchanged.
+func check(t *testing.T, e *scoped.Engine, r result) {
+	t.Helper()
+	if r.Applied == 0 {
 		t.Fatal("no transfer was applied")
 	}
-	balances, err := balances(t, scoped.New(s))
+	balances, err := balances(t, e)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var total int64
-	for i, name := range names {
-		if want := start + moved[i]; balances[i] != want {
+	for i, name := range names() {
+		if want := start + r.Moved[i]; balances[i] != want {
 			t.Errorf("%s holds %d; the acknowledged transfers make it %d", name, balances[i], want)
 		}
 		total += balances[i]
@@ -140,7 +165,14 @@ func (b Bank) Run(t *testing.T, s scoped.Store, name string) {
 	if total != accounts*start {
 		t.Errorf("the accounts hold %d in all, want %d", total, accounts*start)
 	}
-	t.Logf("%d transfers applied by %d processes, %d refused as overdrafts, %d totals read", applied, processes, refused, readings)
+}
+
+// add adds the transfers and counts of o to r.
+func (r *result) add(o result) {
+	for j := range r.Moved {
+		r.Moved[j] += o.Moved[j]
+	}
+	r.Applied, r.Refused, r.Readings = r.Applied+o.Applied, r.Refused+o.Refused, r.Readings+o.Readings
 }
 
 // parseResult finds the result line in a child's output.
@@ -162,46 +194,60 @@ func parseResult(out []byte) (result, error) {
 }
 
 // Child is one process of Run, the body of TestBankChild; it skips the
-// test when run otherwise. Its workers make transfers, refusing overdrafts,
-// while a reader checks, in transactions over every account, that the
-// total never changes and no balance is negative. It prints its result on
-// a line of its own.
+// test when run otherwise. It runs Workers goroutines on one engine (work)
+// and prints its result on a line of its own.
 func (b Bank) Child(t *testing.T) {
 	name := os.Getenv(storeEnv)
 	if name == "" {
 		t.Skip("a child process of TestProcessBank; runs only when started by it")
 	}
-	e := scoped.New(b.Open(t, name))
+	r := b.work(t, []*scoped.Engine{scoped.New(b.Open(t, name))})
+	line, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println(resultTitle + string(line))
+}
+
+// work runs b.Workers goroutines, spread over engines, each making
+// b.Transfers random transfers and refusing overdrafts, while a reader on
+// each engine checks, in transactions over every account, that the total
+// never changes and no balance is negative. It returns the transfers
+// acknowledged.
+func (b Bank) work(t *testing.T, engines []*scoped.Engine) result {
 	names := names()
 	var (
-		mu   sync.Mutex
-		r    = result{Moved: make([]int64, accounts)}
-		wg   sync.WaitGroup
-		stop = make(chan struct{})
+		mu      sync.Mutex
+		r       = result{Moved: make([]int64, accounts)}
+		wg      sync.WaitGroup
+		readers sync.WaitGroup
+		stop    = make(chan struct{})
 	)
-	var reader sync.WaitGroup
-	reader.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
+	for _, e := range engines {
+		readers.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				balances, err := balances(t, e)
+				var sum int64
+				for _, b := range balances {
+					sum += b
+				}
+				if err != nil || sum != accounts*start {
+					t.Errorf("a transaction reading every account found the total %d, %v; want %d", sum, err, accounts*start)
+					return
+				}
+				mu.Lock()
+				r.Readings++
+				mu.Unlock()
 			}
-			balances, err := balances(t, e)
-			var sum int64
-			for _, b := range balances {
-				sum += b
-			}
-			if err != nil || sum != accounts*start {
-				t.Errorf("a transaction reading every account found the total %d, %v; want %d", sum, err, accounts*start)
-				return
-			}
-			mu.Lock()
-			r.Readings++
-			mu.Unlock()
-		}
-	})
-	for range b.Workers {
+		})
+	}
+	for w := range b.Workers {
+		e := engines[w%len(engines)]
 		wg.Go(func() {
 			for range b.Transfers {
 				from, to := rand.IntN(accounts), rand.IntN(accounts-1)
@@ -227,12 +273,8 @@ func (b Bank) Child(t *testing.T) {
 	}
 	wg.Wait()
 	close(stop)
-	reader.Wait()
-	line, err := json.Marshal(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Println(resultTitle + string(line))
+	readers.Wait()
+	return r
 }
 
 // transfer moves amount from one account to another in a transaction,
