@@ -57,7 +57,7 @@ type Bank struct {
 	Open func(t *testing.T, name string) scoped.Store
 }
 
-// result is what a child process reports: the transfers it saw
+// result is what work returns, and a child process prints: the transfers
 // acknowledged, as the amount each account gained (or lost, below zero).
 type result struct {
 	Moved    []int64
