@@ -1,12 +1,7 @@
 package redisstore_test
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -68,83 +63,13 @@ func testPartitionedPrimary(t *testing.T, wait bool) {
 	}
 	e := scoped.New(redisstore.New(c, opts...))
 
-	names := []string{"hot"}
-	for w := range workers {
-		names = append(names, fmt.Sprintf("own-%d", w))
-	}
-	type scopeCalls struct{ succeeded, unknown, refused []int64 }
-	var (
-		mu         sync.Mutex
-		calls      = map[string]*scopeCalls{}
-		late       = map[int64]bool{} // the calls that began after the partition
-		okLate     []int64            // ... and succeeded
-		unexpected []error
-		samples    errorSamples
-		nextCall   atomic.Int64
-		parted     atomic.Bool
-		wg         sync.WaitGroup
-	)
-	for _, name := range names {
-		calls[name] = &scopeCalls{}
-	}
-	done := make(chan struct{})
-	for w := range workers {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				name := names[0]
-				if i%2 == 1 {
-					name = names[1+w]
-				}
-				call := nextCall.Add(1)
-				isLate := parted.Load()
-				ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
-				_, err := scoped.Update(ctx, e, name, func(l *ledger.Ledger) (int, error) {
-					l.N++
-					l.Calls = append(l.Calls, call)
-					return l.N, nil
-				})
-				cancel()
-				mu.Lock()
-				sc := calls[name]
-				if isLate {
-					late[call] = true
-				}
-				switch {
-				case err == nil:
-					sc.succeeded = append(sc.succeeded, call)
-					if isLate {
-						okLate = append(okLate, call)
-					}
-				case errors.Is(err, scoped.ErrCommitUnknown):
-					sc.unknown = append(sc.unknown, call)
-					samples.add("unknown", err)
-				case errors.Is(err, scoped.ErrNotApplied):
-					sc.refused = append(sc.refused, call)
-					samples.add("not applied", err)
-				default:
-					sc.refused = append(sc.refused, call)
-					unexpected = append(unexpected, err)
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	stop := sync.OnceFunc(func() {
-		close(done)
-		wg.Wait()
-	})
-	t.Cleanup(stop)
+	load := ledger.StartLoad(t, e, workers, callTimeout, false)
 
 	time.Sleep(before)
-	// Stop first: a call that sees parted began after the partition, and
+	// Stop first: a call that began late began after the partition, and
 	// no replica can have acknowledged its write.
 	link.Stop()
-	parted.Store(true)
+	load.MarkLate()
 	partedAt := time.Now()
 	var sentinelAddrs []string
 	for _, s := range sentinels {
@@ -159,12 +84,10 @@ func testPartitionedPrimary(t *testing.T, wait bool) {
 	}
 	t.Logf("%s promoted %s after the partition", newAddr, time.Since(partedAt).Round(time.Millisecond))
 	time.Sleep(after)
-	stop()
+	load.Stop()
 
-	for _, err := range unexpected {
-		t.Errorf("a call failed neither as not applied nor as unknown: %v", err)
-	}
-	samples.log(t)
+	load.Report(t)
+	late, okLate := load.Late()
 	if len(late) == 0 {
 		t.Fatal("no call began after the partition")
 	}
@@ -176,14 +99,18 @@ func testPartitionedPrimary(t *testing.T, wait bool) {
 	reader := redis.NewClient(&redis.Options{Addr: newAddr})
 	t.Cleanup(func() { reader.Close() })
 	fresh := scoped.New(redisstore.New(reader))
+	isLate := map[int64]bool{}
+	for _, call := range late {
+		isLate[call] = true
+	}
 	var acked, lost, lostLate int
-	for _, name := range names {
+	for _, name := range load.Names() {
 		l, err := scoped.Read[ledger.Ledger](t.Context(), fresh, name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sc := calls[name]
-		succeeded, unknown := sc.succeeded, sc.unknown
+		sc := load.Calls(name)
+		succeeded, unknown := sc.Succeeded, sc.Unknown
 		kept := map[int64]bool{}
 		for _, call := range l.Calls {
 			kept[call] = true
@@ -192,21 +119,21 @@ func testPartitionedPrimary(t *testing.T, wait bool) {
 		for _, call := range succeeded {
 			if !kept[call] {
 				missing = append(missing, call)
-				if late[call] {
+				if isLate[call] {
 					lostLate++
 				}
 			}
 		}
 		acked, lost = acked+len(succeeded), lost+len(missing)
 		t.Logf("%s: %d succeeded, %d unknown, %d refused; ledger at %d on the new primary, %d acknowledged calls missing",
-			name, len(succeeded), len(unknown), len(sc.refused), l.N, len(missing))
+			name, len(succeeded), len(unknown), len(sc.Refused), l.N, len(missing))
 		if !wait {
 			// Lost acknowledged calls are expected here: check the rest
 			// as if their outcome had been unknown.
 			succeeded = slices.DeleteFunc(slices.Clone(succeeded), func(c int64) bool { return !kept[c] })
 			unknown = append(slices.Clone(unknown), missing...)
 		}
-		t.Run(name, func(t *testing.T) { ledger.Check(t, l, succeeded, unknown, sc.refused) })
+		t.Run(name, func(t *testing.T) { ledger.Check(t, l, succeeded, unknown, sc.Refused) })
 	}
 	t.Logf("partitioned primary with WithReplicas %v: %d acknowledged calls, %d of them missing from the new primary (%d began after the partition)",
 		wait, acked, lost, lostLate)

@@ -1,13 +1,11 @@
 package storetest
 
 import (
-	"errors"
 	"fmt"
-	"math/rand/v2"
-	"sync"
 	"testing"
 
 	"github.com/scoped-go/scoped"
+	"github.com/scoped-go/scoped/internal/bank"
 )
 
 // setMany makes a Change that stores value over expected.
@@ -94,125 +92,5 @@ func testManyAllOrNothing(t *testing.T, s scoped.Store, c *Clock) {
 // lost, no balance goes negative, and every acknowledged transfer, and no
 // other, is applied once.
 func testEngineBank(t *testing.T, s scoped.Store) {
-	const (
-		accounts  = 16
-		start     = 100
-		workers   = 64
-		transfers = 15
-	)
-	engines := []*scoped.Engine{scoped.New(s), scoped.New(s)}
-	names := make([]string, accounts)
-	for i := range names {
-		names[i] = fmt.Sprintf("{bank}acct%02d", i)
-	}
-	if _, err := scoped.Transact(ctx(t), engines[0], names, func(tx *scoped.Tx) (struct{}, error) {
-		for _, name := range names {
-			v, err := scoped.TxValue[int64](tx, name)
-			if err != nil {
-				return struct{}{}, err
-			}
-			*v = start
-		}
-		return struct{}{}, nil
-	}); err != nil {
-		t.Fatalf("opening the accounts: %v", err)
-	}
-	errOverdraft := errors.New("overdraft")
-	var (
-		mu      sync.Mutex
-		moved   = make([]int64, accounts) // acknowledged transfers in, less out
-		applied int
-		wg      sync.WaitGroup
-		stop    = make(chan struct{})
-	)
-	transfer := func(e *scoped.Engine, from, to int, amount int64) error {
-		_, err := scoped.Transact(ctx(t), e, []string{names[from], names[to]}, func(tx *scoped.Tx) (struct{}, error) {
-			src, err := scoped.TxValue[int64](tx, names[from])
-			if err != nil {
-				return struct{}{}, err
-			}
-			dst, err := scoped.TxValue[int64](tx, names[to])
-			if err != nil {
-				return struct{}{}, err
-			}
-			if *src < amount {
-				return struct{}{}, errOverdraft
-			}
-			*src -= amount
-			*dst += amount
-			return struct{}{}, nil
-		})
-		return err
-	}
-	total := func(e *scoped.Engine) (int64, error) {
-		return scoped.Transact(ctx(t), e, names, func(tx *scoped.Tx) (int64, error) {
-			var sum int64
-			for _, name := range names {
-				v, err := scoped.TxValue[int64](tx, name)
-				if err != nil {
-					return 0, err
-				}
-				if *v < 0 {
-					return 0, fmt.Errorf("%s holds %d", name, *v)
-				}
-				sum += *v
-			}
-			return sum, nil
-		})
-	}
-	var readers sync.WaitGroup
-	for r := range 2 {
-		readers.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if sum, err := total(engines[r]); err != nil || sum != accounts*start {
-					t.Errorf("a transaction reading every account found the total %d, %v; want %d", sum, err, accounts*start)
-					return
-				}
-			}
-		})
-	}
-	for w := range workers {
-		wg.Go(func() {
-			e, rng := engines[w%2], rand.New(rand.NewPCG(uint64(w), 1))
-			for range transfers {
-				from, to := rng.IntN(accounts), rng.IntN(accounts-1)
-				if to >= from {
-					to++
-				}
-				amount := int64(1 + rng.IntN(60))
-				switch err := transfer(e, from, to, amount); {
-				case err == nil:
-					mu.Lock()
-					moved[from] -= amount
-					moved[to] += amount
-					applied++
-					mu.Unlock()
-				case errors.Is(err, errOverdraft):
-				default:
-					t.Errorf("transfer %d from %s to %s: %v", amount, names[from], names[to], err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(stop)
-	readers.Wait()
-	if applied == 0 {
-		t.Fatal("no transfer was applied")
-	}
-	for i, name := range names {
-		v, err := scoped.Read[int64](ctx(t), engines[0], name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := start + moved[i]; v != want {
-			t.Errorf("%s holds %d; the acknowledged transfers make it %d", name, v, want)
-		}
-	}
+	bank.Bank{Workers: 64, Transfers: 15}.InProcess(t, s, 2)
 }

@@ -4,20 +4,18 @@ package file_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/scoped-go/scoped"
 	"github.com/scoped-go/scoped/fallback/file"
+	"github.com/scoped-go/scoped/internal/bank"
 )
 
 // What each account of the transfer tests holds at first, and how long
@@ -161,150 +159,19 @@ func TestCrashDuringCompareAndSetMany(t *testing.T) {
 	}
 }
 
-// The "bank" children: each runs bankWorkers goroutines making bankTransfers
-// transfers each between bankAccounts accounts, through its own engine, and
-// a reader of the total.
-const (
-	bankProcesses = 3
-	bankAccounts  = 16
-	bankWorkers   = 8
-	bankTransfers = 20
-)
-
-// bankReport is what a "bank" child prints on stdout, as JSON: the
-// acknowledged transfers, as money in less money out of each account.
-type bankReport struct {
-	Moved   []int64
-	Applied int
+// newBank returns the bank test on one directory: 24 goroutines in all,
+// each making 20 transfers.
+func newBank() bank.Bank {
+	return bank.Bank{Workers: 8, Transfers: 20, Open: func(t *testing.T, dir string) scoped.Store { return open(t, dir) }}
 }
 
-// runBank is the child role "bank".
-func runBank(dir string) error {
-	s, err := file.Open(dir)
-	if err != nil {
-		return err
-	}
-	ctx, e, names := context.Background(), scoped.New(s), accountNames(bankAccounts)
-	var (
-		mu     sync.Mutex
-		report = bankReport{Moved: make([]int64, bankAccounts)}
-		errs   = make(chan error, bankWorkers+1)
-		wg     sync.WaitGroup
-		stop   = make(chan struct{})
-	)
-	var reader sync.WaitGroup
-	reader.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			sum, err := scoped.Transact(ctx, e, names, func(tx *scoped.Tx) (int64, error) {
-				var sum int64
-				for _, name := range names {
-					v, err := scoped.TxValue[int64](tx, name)
-					if err != nil {
-						return 0, err
-					}
-					if *v < 0 {
-						return 0, fmt.Errorf("%s holds %d", name, *v)
-					}
-					sum += *v
-				}
-				return sum, nil
-			})
-			if err == nil && sum != bankAccounts*accountStart {
-				err = fmt.Errorf("a transaction reading every account found the total %d", sum)
-			}
-			if err != nil {
-				errs <- err
-				return
-			}
-		}
-	})
-	for range bankWorkers {
-		wg.Go(func() {
-			for range bankTransfers {
-				from, to := rand.IntN(bankAccounts), rand.IntN(bankAccounts-1)
-				if to >= from {
-					to++
-				}
-				amount := 1 + rand.Int64N(60)
-				switch err := transfer(ctx, e, names[from], []string{names[to]}, amount); {
-				case err == nil:
-					mu.Lock()
-					report.Moved[from] -= amount
-					report.Moved[to] += amount
-					report.Applied++
-					mu.Unlock()
-				case !errors.Is(err, errOverdraft):
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(stop)
-	reader.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return err
-	}
-	return json.NewEncoder(os.Stdout).Encode(report)
-}
-
-// Three processes, each with its own engine, make transfers between 16
-// accounts and read their total in transactions: the total never changes,
-// no balance goes negative, and every account ends with what it held at
-// first plus the transfers acknowledged to it, less those from it.
-func TestMultiProcessBank(t *testing.T) {
+// Three processes, each with its own engine, make random transfers between
+// 16 accounts and read their total (see bank.Bank.Run).
+func TestProcessBank(t *testing.T) {
 	dir := t.TempDir()
-	s := open(t, dir)
-	names := accountNames(bankAccounts)
-	openAccounts(t, scoped.New(s), names)
-	reports := make([]bankReport, bankProcesses)
-	errs := make([]error, bankProcesses)
-	var wg sync.WaitGroup
-	for i := range bankProcesses {
-		wg.Go(func() {
-			cmd := exec.Command(os.Args[0])
-			cmd.Env = append(os.Environ(), childEnv+"=bank", childDirEnv+"="+dir)
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			out, err := cmd.Output()
-			if err == nil {
-				err = json.Unmarshal(out, &reports[i])
-			}
-			if err != nil {
-				errs[i] = fmt.Errorf("bank child %d: %v: %s", i, err, stderr.String())
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
-	applied := 0
-	for i, name := range names {
-		want := int64(accountStart)
-		for _, r := range reports {
-			want += r.Moved[i]
-		}
-		v, err := scoped.Read[int64](t.Context(), scoped.New(s), name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v != want || v < 0 {
-			t.Errorf("%s holds %d; the acknowledged transfers make it %d", name, v, want)
-		}
-	}
-	for _, r := range reports {
-		applied += r.Applied
-	}
-	if applied == 0 {
-		t.Fatal("no transfer was applied")
-	}
-	t.Logf("%d transfers applied by %d processes", applied, bankProcesses)
+	newBank().Run(t, open(t, dir), dir)
 }
+
+// TestBankChild is one process of TestProcessBank; it is skipped when run
+// otherwise.
+func TestBankChild(t *testing.T) { newBank().Child(t) }

@@ -25,8 +25,8 @@ import (
 // role: "increment" (childWorkers goroutines doing childIncrements
 // increments each, then exit) or "crash" (one goroutine incrementing until
 // killed). Either prints a line to stdout for every increment whose call
-// returned, and works in the directory named by childDirEnv. The roles
-// "transfer" and "bank" move money between scopes (many_process_test.go).
+// returned, and works in the directory named by childDirEnv. The role
+// "transfer" moves money between scopes (many_process_test.go).
 const (
 	childEnv        = "SCOPED_FILE_TEST_CHILD"
 	childDirEnv     = "SCOPED_FILE_TEST_DIR"
@@ -67,8 +67,6 @@ func runChild(role, dir string) error {
 	switch role {
 	case "transfer":
 		return runTransfers(dir)
-	case "bank":
-		return runBank(dir)
 	}
 	s, err := file.Open(dir)
 	if err != nil {

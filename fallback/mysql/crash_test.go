@@ -2,10 +2,6 @@ package mysql_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,11 +11,6 @@ import (
 	"github.com/scoped-go/scoped/internal/ledger"
 	"github.com/scoped-go/scoped/internal/testenv"
 )
-
-// scopeCalls is what the calls on one scope were told, by call id.
-type scopeCalls struct {
-	succeeded, unknown, refused []int64
-}
 
 // TestServerKilledMidLoad increments scopes (one hot scope shared by every
 // goroutine, and one scope per goroutine) through an engine on a pool of
@@ -55,75 +46,11 @@ func TestServerKilledMidLoad(t *testing.T) {
 	}
 	e := scoped.New(s)
 
-	names := []string{"hot"}
-	for w := range workers {
-		names = append(names, fmt.Sprintf("own-%d", w))
-	}
-	var (
-		mu         sync.Mutex
-		calls      = map[string]*scopeCalls{}
-		unexpected []error
-		samples    = map[string]int{}
-		nextCall   atomic.Int64
-		okSince    atomic.Int64 // successes since the last restart
-	)
-	for _, name := range names {
-		calls[name] = &scopeCalls{}
-	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				name := names[0]
-				if i%2 == 1 {
-					name = names[1+w]
-				}
-				call := nextCall.Add(1)
-				ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
-				_, err := scoped.Update(ctx, e, name, func(l *ledger.Ledger) (int, error) {
-					l.N++
-					l.Calls = append(l.Calls, call)
-					return l.N, nil
-				})
-				cancel()
-				mu.Lock()
-				c := calls[name]
-				switch {
-				case err == nil:
-					c.succeeded = append(c.succeeded, call)
-					okSince.Add(1)
-				case errors.Is(err, scoped.ErrCommitUnknown):
-					c.unknown = append(c.unknown, call)
-					samples["unknown"]++
-				case errors.Is(err, scoped.ErrNotApplied):
-					c.refused = append(c.refused, call)
-					samples["not applied"]++
-				case errors.Is(err, scoped.ErrTooManyConflicts) && name == names[0]:
-					c.refused = append(c.refused, call)
-					samples["too many conflicts"]++
-				default:
-					c.refused = append(c.refused, call)
-					unexpected = append(unexpected, err)
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	stopLoad := sync.OnceFunc(func() {
-		close(stop)
-		wg.Wait()
-	})
-	t.Cleanup(stopLoad)
-
+	load := ledger.StartLoad(t, e, workers, callTimeout, true)
+	okAt := load.Succeeded() // successes when this stretch of load began
 	for range kills {
 		time.Sleep(loadFor)
-		if okSince.Swap(0) == 0 {
+		if load.Succeeded() == okAt {
 			t.Fatal("no call succeeded before the kill")
 		}
 		if err := srv.Kill(); err != nil {
@@ -136,31 +63,17 @@ func TestServerKilledMidLoad(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		okSince.Store(0)
+		okAt = load.Succeeded()
 	}
 	time.Sleep(loadFor)
-	stopLoad()
-	if okSince.Load() == 0 {
+	load.Stop()
+	if load.Succeeded() == okAt {
 		t.Error("no call succeeded after the last restart")
 	}
 
-	for _, err := range unexpected {
-		t.Errorf("a call failed neither as not applied nor as unknown: %v", err)
-	}
-	for kind, n := range samples {
-		t.Logf("%d calls: %s", n, kind)
-	}
-	if samples["not applied"] == 0 {
+	load.Report(t)
+	if load.Count("not applied") == 0 {
 		t.Error("no call failed as not applied: the outages went unseen")
 	}
-	fresh := scoped.New(storeOn(t, poolOn(t, srv.DSN("root", "test"), 1, nil), "scopes"))
-	for _, name := range names {
-		l, err := scoped.Read[ledger.Ledger](t.Context(), fresh, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := calls[name]
-		t.Logf("%s: %d succeeded, %d unknown, %d refused; ledger at %d", name, len(c.succeeded), len(c.unknown), len(c.refused), l.N)
-		t.Run(name, func(t *testing.T) { ledger.Check(t, l, c.succeeded, c.unknown, c.refused) })
-	}
+	load.CheckOn(t, scoped.New(storeOn(t, poolOn(t, srv.DSN("root", "test"), 1, nil), "scopes")))
 }

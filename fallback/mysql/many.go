@@ -12,6 +12,7 @@ import (
 	mysqldriver "github.com/go-sql-driver/mysql"
 
 	"github.com/scoped-go/scoped"
+	"github.com/scoped-go/scoped/internal/sqlrows"
 )
 
 // columns are the columns of a row, as the statements of CompareAndSetMany
@@ -81,13 +82,6 @@ func newPlan(changes []scoped.Change) plan {
 	return p
 }
 
-// row is the row of a scope as the transaction locked it: present (live or
-// expired) or absent, and its record, the zero Record unless live.
-type row struct {
-	present bool
-	rec     scoped.Record
-}
-
 // many runs a CompareAndSetMany whose changes have been checked.
 func (st *statements) many(ctx context.Context, changes []scoped.Change) ([]scoped.Record, bool, error) {
 	p := newPlan(changes)
@@ -105,7 +99,7 @@ func (st *statements) many(ctx context.Context, changes []scoped.Change) ([]scop
 		if err != nil {
 			return nil, false, scoped.NotApplied(err)
 		}
-		out, ok := compare(changes, rows)
+		out, ok := rows.Compare(changes)
 		return out, ok, nil
 	}
 	// Every statement is prepared before the transaction takes a
@@ -142,7 +136,7 @@ func (st *statements) many(ctx context.Context, changes []scoped.Change) ([]scop
 	if err != nil {
 		return nil, false, abort(tx, fmt.Errorf("scoped/mysql: lock the rows: %w", err))
 	}
-	if out, ok := compare(changes, cur); !ok {
+	if out, ok := cur.Compare(changes); !ok {
 		if err := rollback(tx); err != nil {
 			// Nothing was written: the transaction only locked rows.
 			return nil, false, scoped.NotApplied(fmt.Errorf("scoped/mysql: roll back a refused compare-and-set-many: %w", err))
@@ -155,7 +149,7 @@ func (st *statements) many(ctx context.Context, changes []scoped.Change) ([]scop
 		for _, c := range p.sets {
 			args = append(args, c.Name, c.Expected.Version+1, c.Write.Writer[:], c.Write.Value, expiryParam(c.Write.ExpiresAt))
 			want += 1
-			if cur[c.Name].present {
+			if cur[c.Name].Present {
 				want++
 			}
 		}
@@ -186,16 +180,7 @@ func (st *statements) many(ctx context.Context, changes []scoped.Change) ([]scop
 	if err := tx.Commit(); err != nil {
 		return nil, false, classify(fmt.Errorf("scoped/mysql: commit: %w", err))
 	}
-	out := make([]scoped.Record, len(changes))
-	for i, c := range changes {
-		switch c.Action {
-		case scoped.ActionSet:
-			out[i] = c.Write.Record(c.Expected.Version + 1)
-		case scoped.ActionCheck:
-			out[i] = cur[c.Name].rec
-		}
-	}
-	return out, true, nil
+	return cur.Committed(changes), true, nil
 }
 
 // selectQuery returns the SELECT of n rows by name, in name order,
@@ -223,7 +208,7 @@ func marks(n int, mark string) string {
 
 // current runs read, the SELECT of the rows of names outside any
 // transaction: one statement, which reads them from one snapshot.
-func (st *statements) current(ctx context.Context, read sizedStmt, names []any) (map[string]row, error) {
+func (st *statements) current(ctx context.Context, read sizedStmt, names []any) (sqlrows.Rows, error) {
 	rows, err := read.query(ctx, st.db, names...)
 	if err != nil {
 		return nil, fmt.Errorf("scoped/mysql: read the rows: %w", err)
@@ -237,9 +222,9 @@ func (st *statements) current(ctx context.Context, read sizedStmt, names []any) 
 
 // scan reads the rows of a SELECT of selectQuery and closes them; a row
 // expired by now is present, with the zero Record.
-func (st *statements) scan(rows *sql.Rows, now int64) (map[string]row, error) {
+func (st *statements) scan(rows *sql.Rows, now int64) (sqlrows.Rows, error) {
 	defer rows.Close()
-	cur := map[string]row{}
+	cur := sqlrows.Rows{}
 	for rows.Next() {
 		var (
 			name          string
@@ -254,23 +239,9 @@ func (st *statements) scan(rows *sql.Rows, now int64) (map[string]row, error) {
 		if err != nil {
 			return nil, err
 		}
-		if expires.Valid && expires.Int64 <= now {
-			rec = scoped.Record{}
-		}
-		cur[name] = row{present: true, rec: rec}
+		cur.Add(name, rec, expires.Valid && expires.Int64 <= now)
 	}
 	return cur, rows.Err()
-}
-
-// compare returns the current record of every change's scope, in the order
-// of changes, and whether each is at the revision expected.
-func compare(changes []scoped.Change, cur map[string]row) ([]scoped.Record, bool) {
-	out, ok := make([]scoped.Record, len(changes)), true
-	for i, c := range changes {
-		out[i] = cur[c.Name].rec
-		ok = ok && out[i].Revision() == c.Expected
-	}
-	return out, ok
 }
 
 // affected reports whether a statement changed n rows.

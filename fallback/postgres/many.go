@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/scoped-go/scoped"
+	"github.com/scoped-go/scoped/internal/sqlrows"
 )
 
 // uniqueViolation is the SQLSTATE of an INSERT that met a row with its key.
@@ -59,7 +60,7 @@ func (s *Store) CompareAndSetMany(ctx context.Context, changes []scoped.Change) 
 		if err != nil {
 			return nil, false, scoped.NotApplied(err)
 		}
-		out, ok := compare(changes, cur)
+		out, ok := cur.Compare(changes)
 		return out, ok, nil
 	}
 	conn, err := s.acquire(ctx, s.sql.lockNames, s.sql.lockMany, s.sql.readMany, s.sql.insertRow, s.sql.replaceRow, s.sql.deleteMany)
@@ -71,13 +72,6 @@ func (s *Store) CompareAndSetMany(ctx context.Context, changes []scoped.Change) 
 	// transaction of a session that ends.
 	defer conn.Release()
 	return s.many(ctx, conn, changes, names)
-}
-
-// row is the row of a scope as a transaction locked it: present (live or
-// expired) or absent, and its record, the zero Record unless live.
-type row struct {
-	present bool
-	rec     scoped.Record
 }
 
 // many runs a CompareAndSetMany that writes on conn, where its statements
@@ -94,7 +88,7 @@ func (s *Store) many(ctx context.Context, conn *pgxpool.Conn, changes []scoped.C
 		rollbackAborted(ctx, conn)
 		return nil, false, scoped.NotApplied(fmt.Errorf("scoped/postgres: lock the rows: %w", err))
 	}
-	if out, ok := compare(changes, cur); !ok {
+	if out, ok := cur.Compare(changes); !ok {
 		if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
 			// Nothing was written: the transaction only locked rows.
 			return nil, false, scoped.NotApplied(fmt.Errorf("scoped/postgres: roll back a refused compare-and-set-many: %w", err))
@@ -107,7 +101,7 @@ func (s *Store) many(ctx context.Context, conn *pgxpool.Conn, changes []scoped.C
 	var deletes []string
 	for _, c := range sets {
 		switch {
-		case c.Action == scoped.ActionSet && cur[c.Name].present:
+		case c.Action == scoped.ActionSet && cur[c.Name].Present:
 			write.Queue(s.sql.replaceRow, c.Name, int64(c.Expected.Version+1), c.Write.Writer[:], c.Write.Value, expiryParam(c.Write.ExpiresAt))
 		case c.Action == scoped.ActionSet:
 			write.Queue(s.sql.insertRow, c.Name, c.Write.Writer[:], c.Write.Value, expiryParam(c.Write.ExpiresAt))
@@ -135,21 +129,12 @@ func (s *Store) many(ctx context.Context, conn *pgxpool.Conn, changes []scoped.C
 		rollbackAborted(ctx, conn)
 		return nil, false, classify(fmt.Errorf("scoped/postgres: write the rows: %w", err))
 	}
-	out := make([]scoped.Record, len(changes))
-	for i, c := range changes {
-		switch c.Action {
-		case scoped.ActionSet:
-			out[i] = c.Write.Record(c.Expected.Version + 1)
-		case scoped.ActionCheck:
-			out[i] = cur[c.Name].rec
-		}
-	}
-	return out, true, nil
+	return cur.Committed(changes), true, nil
 }
 
 // batchRows runs b, statements and then the SELECT of lockMany or
 // readMany, and returns the rows.
-func (s *Store) batchRows(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch) (map[string]row, error) {
+func (s *Store) batchRows(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch) (sqlrows.Rows, error) {
 	now := s.nowMilli()
 	br := conn.SendBatch(ctx, b)
 	var err error
@@ -158,7 +143,7 @@ func (s *Store) batchRows(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch)
 			break
 		}
 	}
-	var cur map[string]row
+	var cur sqlrows.Rows
 	if err == nil {
 		var rows pgx.Rows
 		if rows, err = br.Query(); err == nil {
@@ -206,13 +191,13 @@ func (s *Store) raced(ctx context.Context, conn *pgxpool.Conn, changes []scoped.
 	if err != nil {
 		return nil, false, scoped.NotApplied(fmt.Errorf("scoped/postgres: read after a refused compare-and-set-many: %w", err))
 	}
-	out, _ := compare(changes, cur)
+	out, _ := cur.Compare(changes)
 	return out, false, nil
 }
 
 // current runs readMany, the SELECT of the rows of names, on its own: one
 // statement, which reads them from one snapshot.
-func (s *Store) current(ctx context.Context, conn *pgxpool.Conn, names []string) (map[string]row, error) {
+func (s *Store) current(ctx context.Context, conn *pgxpool.Conn, names []string) (sqlrows.Rows, error) {
 	now := s.nowMilli()
 	rows, err := conn.Query(ctx, s.sql.readMany, names)
 	if err != nil {
@@ -227,9 +212,9 @@ func (s *Store) current(ctx context.Context, conn *pgxpool.Conn, names []string)
 
 // scanRows reads the rows of lockMany or readMany and closes them; a row
 // expired by now is present, with the zero Record.
-func scanRows(rows pgx.Rows, now int64) (map[string]row, error) {
+func scanRows(rows pgx.Rows, now int64) (sqlrows.Rows, error) {
 	defer rows.Close()
-	cur := map[string]row{}
+	cur := sqlrows.Rows{}
 	for rows.Next() {
 		var (
 			name       string
@@ -244,21 +229,7 @@ func scanRows(rows pgx.Rows, now int64) (map[string]row, error) {
 		if err != nil {
 			return nil, err
 		}
-		if expires.Valid && expires.Int64 <= now {
-			rec = scoped.Record{}
-		}
-		cur[name] = row{present: true, rec: rec}
+		cur.Add(name, rec, expires.Valid && expires.Int64 <= now)
 	}
 	return cur, rows.Err()
-}
-
-// compare returns the current record of every change's scope, in the order
-// of changes, and whether each is at the revision expected.
-func compare(changes []scoped.Change, cur map[string]row) ([]scoped.Record, bool) {
-	out, ok := make([]scoped.Record, len(changes)), true
-	for i, c := range changes {
-		out[i] = cur[c.Name].rec
-		ok = ok && out[i].Revision() == c.Expected
-	}
-	return out, ok
 }
