@@ -132,17 +132,21 @@ func TestCancelledContext(t *testing.T) {
 	}
 }
 
-// gate holds every compare-and-set until released, and counts calls that
-// reached the engine so that a test can order them.
+// gate holds every store call of one method until released, and counts
+// the calls that reached it so that a test can order them.
 type gate struct {
 	release chan struct{}
 	writes  atomic.Int32
 }
 
-func holdWrites(s *memstore.Store) *gate {
+// holdWrites holds every CompareAndSet of s.
+func holdWrites(s *memstore.Store) *gate { return holdCalls(s, "CompareAndSet") }
+
+// holdCalls holds every call of method on s.
+func holdCalls(s *memstore.Store, method string) *gate {
 	g := &gate{release: make(chan struct{})}
 	s.Before = func(ctx context.Context, m, _ string) error {
-		if m != "CompareAndSet" {
+		if m != method {
 			return nil
 		}
 		g.writes.Add(1)

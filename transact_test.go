@@ -333,31 +333,12 @@ func TestTransactFieldsAndExpiry(t *testing.T) {
 	}
 }
 
-// holdManyWrites holds every CompareAndSetMany until released, and counts
-// them.
-func holdManyWrites(s *memstore.Store) *gate {
-	g := &gate{release: make(chan struct{})}
-	s.Before = func(ctx context.Context, m, _ string) error {
-		if m != "CompareAndSetMany" {
-			return nil
-		}
-		g.writes.Add(1)
-		select {
-		case <-g.release:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return g
-}
-
 // Transacts that queue while one commits are committed together, by one
 // write, each with its own result in arrival order; one whose handler
 // fails, panics or calls Goexit leaves the others' changes.
 func TestTransactGroupCommit(t *testing.T) {
 	e, s := newEngine(t)
-	g := holdManyWrites(s)
+	g := holdCalls(s, "CompareAndSetMany")
 	var wg sync.WaitGroup
 	start(t, e, &wg, func() { move(context.Background(), e, "a", "b", 1) })
 	waitFor(t, "the first write", func() bool { return g.writes.Load() == 1 })
@@ -444,7 +425,7 @@ func TestTransactBatchesYieldToCalls(t *testing.T) {
 // typed value.
 func TestTransactBatchMixesForms(t *testing.T) {
 	e, s := newEngine(t)
-	g := holdManyWrites(s)
+	g := holdCalls(s, "CompareAndSetMany")
 	var wg sync.WaitGroup
 	start(t, e, &wg, func() { move(context.Background(), e, "a", "b", 1) })
 	waitFor(t, "the first write", func() bool { return g.writes.Load() == 1 })
