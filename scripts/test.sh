@@ -108,11 +108,14 @@ go vet ./...
 go test -race -count=1 -timeout 15m ./...
 
 # Each fuzz target, found by its declaration so that a new one is not left
-# out, runs for $SCOPED_FUZZTIME (default 4s) past its seed corpus, which
-# the tests above already ran: go test -fuzz takes one target at a time. A
-# failing input is written to the package's testdata/fuzz, to be committed
-# as a regression seed once the bug is fixed.
-fuzztime="${SCOPED_FUZZTIME:-4s}"
+# out, runs for $SCOPED_FUZZTIME (default 10000 inputs) past its seed
+# corpus, which the tests above already ran: go test -fuzz takes one target
+# at a time. A count, not a duration: a duration that ends while the fuzzer
+# is minimizing a new input makes go test fail with "context deadline
+# exceeded" and no failing input. A failing input is written to the
+# package's testdata/fuzz, to be committed as a regression seed once the
+# bug is fixed.
+fuzztime="${SCOPED_FUZZTIME:-10000x}"
 for file in $(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do
 	dir=$(dirname "$file")
 	for target in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$file"); do
