@@ -9,7 +9,9 @@
 //	go run ./bench/cmd/sweep -in saved.txt     # re-render saved go test output
 //
 // Only the generated section of BENCHMARKS.md (between its sweep markers)
-// is rewritten.
+// is rewritten. The sweep runs the increment matrix and its baselines
+// (matrix); the other benchmarks of package bench, such as
+// BenchmarkTransfer, are measured on their own.
 package main
 
 import (
@@ -40,9 +42,12 @@ type config struct {
 	raw       string
 }
 
+// matrix selects the benchmarks whose names the sweep reads (parse.go).
+const matrix = `^(BenchmarkBaseline|BenchmarkIncrement|BenchmarkIncrementProcs)$`
+
 func main() {
 	var cfg config
-	flag.StringVar(&cfg.bench, "bench", ".", "benchmarks to run, as go test -bench takes it (a regexp per /-separated level)")
+	flag.StringVar(&cfg.bench, "bench", matrix, "benchmarks to run, as go test -bench takes it (a regexp per /-separated level)")
 	flag.StringVar(&cfg.benchtime, "benchtime", "5s", "time or iterations (100x) per benchmark, as go test -benchtime takes it")
 	flag.IntVar(&cfg.count, "count", 1, "runs of each benchmark in a row; the table shows their medians")
 	flag.IntVar(&cfg.passes, "passes", 1, "times to run the whole matrix, one pass after another, so that slow spells of a shared machine hit baselines and variants alike; the table shows medians")
